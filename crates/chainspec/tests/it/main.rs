@@ -1,0 +1,5 @@
+//! Integration tests of the chain specifications against fixture data.
+
+mod fixture;
+mod genesis;
+mod suites;
