@@ -1,1 +1,43 @@
-//! stub
+//! The MDBX store of balnode: typed tables with compact, versioned encodings, block commits with per-block
+//! change sets, state views at the head or after any stored block, and unwinds.
+//!
+//! State is kept "plain" (by address) for the head. Each committed block records the values it overwrote in
+//! change sets and adds an entry per changed account and slot to history indexes, so the state after block `n`
+//! is one history seek plus one change-set lookup away, and an unwind puts the recorded values back.
+//!
+//! Good starting points:
+//! - [`DatabaseEnv::open`]: open (or create) the store of a datadir; then [`DatabaseEnv::chain_identity`] and
+//!   [`DatabaseEnv::check_genesis`] before writing, and the storage-api traits it implements.
+//! - [`ProviderRo`]: blocks, chain info and state read from one snapshot.
+//! - [`tables`]: every table with its key and value, and the byte layouts in [`models`] and [`Account`]'s
+//!   `Encode` impl.
+//!
+//! ## Feature Flags
+//! None.
+//!
+//! [`Account`]: balnode_primitives::Account
+
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+pub mod codec;
+mod compact;
+mod env;
+mod error;
+mod metadata;
+pub mod models;
+mod provider;
+mod state;
+pub mod tables;
+mod tx;
+mod writer;
+
+pub use env::DatabaseEnv;
+pub use error::StoreError;
+pub use provider::ProviderRo;
+pub use state::{HistoricalStateProvider, LatestStateProvider};
+
+/// The version of the table layout and encodings, stored in the `Metadata` table by `init_genesis`.
+///
+/// Raise it with any change to a table, key or value encoding: a datadir of another version is refused at
+/// open ([`StoreError::SchemaMismatch`]) instead of being misread.
+pub const SCHEMA_VERSION: u32 = 1;
