@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ChainSpecError {
     /// The genesis file could not be read.
-    #[error("cannot read genesis file {path}: {source}")]
+    #[error("cannot read genesis file {}", .path.display())]
     Read {
         /// The file.
         path: PathBuf,

@@ -3,11 +3,12 @@
 use std::collections::BTreeMap;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header};
+use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::{eip1559::INITIAL_BASE_FEE, eip7685::EMPTY_REQUESTS_HASH, eip7840::BlobParams};
 use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
 use alloy_primitives::{Address, B64, B256, Bytes, U256, keccak256};
 use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
-use balnode_primitives::{Account, StateChanges, StorageChanges};
+use balnode_primitives::{Account, Block, BlockBody, StateChanges, StorageChanges};
 use revm_primitives::hardfork::SpecId;
 
 use crate::{ChainSpecError, ForkCondition, Hardfork};
@@ -189,6 +190,17 @@ impl ChainSpec {
     /// The hash of the genesis header.
     pub fn genesis_hash(&self) -> B256 {
         self.genesis_header().hash_slow()
+    }
+
+    /// The genesis block: its header and an empty body (with an empty withdrawals list from Shanghai on).
+    pub fn genesis_block(&self) -> Block {
+        let header = self.genesis_header();
+        let body = BlockBody {
+            transactions: Vec::new(),
+            ommers: Vec::new(),
+            withdrawals: header.withdrawals_root.map(|_| Withdrawals::default()),
+        };
+        Block { header, body }
     }
 
     /// The genesis allocation as state changes, ready for the store's writer.
