@@ -1,0 +1,71 @@
+# balnode: the two commands a new user needs are `make run` and `make test`.
+
+CARGO       ?= cargo
+PROFILE     ?= release
+DATADIR     ?= datadir/dev
+SHARED      ?= ../shared
+FIXTURES    ?= testing/fixtures
+NEXTEST_VERSION ?= 0.9.143
+
+BIN := target/$(PROFILE)/balnode
+
+.PHONY: all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+
+all: build
+
+## build: the release binary.
+build:
+	$(CARGO) build --profile $(PROFILE) --locked --bin balnode
+
+## run: a dev node on an embedded MDBX datadir ($(DATADIR)), JSON-RPC on 127.0.0.1:8545.
+run: build
+	$(BIN) node --dev --datadir $(DATADIR)
+
+## nextest: installs cargo-nextest from crates.io when the machine lacks it.
+nextest:
+	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked --version $(NEXTEST_VERSION)
+
+## test: the workspace's unit and integration tests, self-contained (small fixtures live in testdata/).
+test: nextest
+	$(CARGO) nextest run --workspace --locked --no-fail-fast
+	$(CARGO) test --workspace --locked --doc
+
+## test-doc: documentation tests only (nextest does not run them).
+test-doc:
+	$(CARGO) test --workspace --locked --doc
+
+## fixtures: unpack the shared fixture bundles into $(FIXTURES) (gitignored).
+fixtures:
+	@test -x $(SHARED)/fixtures/unpack.sh || { echo "no $(SHARED)/fixtures/unpack.sh: set SHARED=path/to/shared"; exit 1; }
+	$(SHARED)/fixtures/unpack.sh $(FIXTURES)
+
+## conformance: the large suites from $(SHARED)/fixtures (tests marked ignored in `make test` run here).
+conformance: nextest fixtures
+	BALNODE_FIXTURES=$(abspath $(FIXTURES)) $(CARGO) nextest run --workspace --locked --cargo-profile conformance \
+		--run-ignored only --no-fail-fast --no-capture
+
+fmt:
+	$(CARGO) fmt --all
+
+fmt-check:
+	$(CARGO) fmt --all --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets --all-features --locked -- -D warnings
+
+docs:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps --document-private-items --locked
+
+## deny: licence and source checks (installs cargo-deny from crates.io when missing).
+deny:
+	@command -v cargo-deny >/dev/null 2>&1 || $(CARGO) install cargo-deny --locked
+	$(CARGO) deny check licenses sources
+
+## pr: everything a change should pass before it lands.
+pr: fmt-check clippy test docs conformance
+
+## ci: what .ci/run runs.
+ci: fmt-check clippy test conformance
+
+clean-fixtures:
+	rm -rf $(FIXTURES)
