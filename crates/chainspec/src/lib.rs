@@ -33,6 +33,6 @@ pub use builtin::{
 };
 pub use error::ChainSpecError;
 pub use genesis::{parse_genesis, read_genesis};
-pub use hardfork::{ForkCondition, Hardfork};
+pub use hardfork::{BLOB_FORKS, ForkCondition, Hardfork, HardforkExt, parse_fork_name};
 pub use revm_primitives::hardfork::SpecId;
 pub use spec::{ChainSpec, EMPTY_BLOCK_ACCESS_LIST_HASH, HeaderFields, genesis_state_root};

@@ -11,7 +11,7 @@ use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use balnode_primitives::{Account, Block, BlockBody, StateChanges, StorageChanges};
 use revm_primitives::hardfork::SpecId;
 
-use crate::{ChainSpecError, ForkCondition, Hardfork};
+use crate::{BLOB_FORKS, ChainSpecError, ForkCondition, Hardfork, HardforkExt};
 
 /// The keccak-256 hash of the RLP of an empty block access list (`0xc0`), the BAL hash of a block that
 /// touches nothing, and so of every Amsterdam genesis.
@@ -220,6 +220,30 @@ impl ChainSpec {
     }
 }
 
+/// The spec as alloy's fork oracle, which alloy-evm's block executor and system calls consult.
+impl alloy_hardforks::EthereumHardforks for ChainSpec {
+    fn ethereum_fork_activation(&self, fork: Hardfork) -> alloy_hardforks::ForkCondition {
+        use alloy_hardforks::ForkCondition as Alloy;
+        match self.fork(fork) {
+            ForkCondition::Block(block) => Alloy::Block(block),
+            ForkCondition::Timestamp(time) => Alloy::Timestamp(time),
+            ForkCondition::TotalDifficulty { total_difficulty, fork_block } => Alloy::TTD {
+                // alloy needs a block from which the merge counts as active by number. Unknown, it is never
+                // active by number alone (the total difficulty decides); a chain that starts merged is merged
+                // from block 0.
+                activation_block_number: fork_block.unwrap_or(if total_difficulty.is_zero() {
+                    0
+                } else {
+                    u64::MAX
+                }),
+                fork_block,
+                total_difficulty,
+            },
+            ForkCondition::Never => Alloy::Never,
+        }
+    }
+}
+
 /// The state root of a genesis allocation, computed with alloy-trie.
 pub fn genesis_state_root(alloc: &BTreeMap<Address, GenesisAccount>) -> B256 {
     state_root_unhashed(alloc.iter().map(|(address, account)| {
@@ -365,7 +389,7 @@ fn check_order(schedule: &[(Hardfork, ForkCondition)]) -> Result<(), ChainSpecEr
 }
 
 /// The genesis config key that schedules `fork`, for error messages.
-const fn config_key(fork: Hardfork) -> &'static str {
+fn config_key(fork: Hardfork) -> &'static str {
     match fork {
         Hardfork::Frontier => "frontier",
         Hardfork::Homestead => "homesteadBlock",
@@ -392,6 +416,8 @@ const fn config_key(fork: Hardfork) -> &'static str {
         Hardfork::Bpo4 => "bpo4Time",
         Hardfork::Bpo5 => "bpo5Time",
         Hardfork::Amsterdam => "amsterdamTime",
+        // A fork alloy knows and geth's config does not schedule yet.
+        _ => "(no genesis key)",
     }
 }
 
@@ -438,7 +464,7 @@ fn blob_schedule_of(
                 "not the name of a fork with blobs (cancun, prague, osaka, bpo1..bpo5, amsterdam)"
                     .to_owned(),
         })?;
-        if !Hardfork::BLOB_FORKS.contains(&fork) {
+        if !BLOB_FORKS.contains(&fork) {
             return Err(ChainSpecError::Field {
                 path: format!("config.blobSchedule.{key}"),
                 message: format!("{fork} has no blobs"),
@@ -454,7 +480,7 @@ fn blob_schedule_of(
     }
     let mut schedule = BTreeMap::new();
     let mut previous: Option<BlobParams> = None;
-    for fork in Hardfork::BLOB_FORKS {
+    for fork in BLOB_FORKS {
         if !forks.contains_key(&fork) {
             continue;
         }
@@ -539,6 +565,31 @@ mod tests {
         let merge = spec.fork(Hardfork::Paris);
         assert!(!merge.is_active_at_total_difficulty(U256::from(999)));
         assert!(merge.is_active_at_total_difficulty(U256::from(1000)));
+    }
+
+    #[test]
+    fn alloy_sees_the_same_schedule() {
+        use alloy_hardforks::EthereumHardforks;
+        let spec = mainnet();
+        assert!(!spec.is_london_active_at_block(12_964_999));
+        assert!(spec.is_london_active_at_block(12_965_000));
+        assert!(!spec.is_paris_active_at_block(15_537_393));
+        assert!(spec.is_paris_active_at_block(15_537_394));
+        assert!(spec.is_osaka_active_at_timestamp(1_764_798_551));
+        assert!(!spec.is_amsterdam_active_at_timestamp(u64::MAX));
+        assert!(crate::dev().is_amsterdam_active_at_timestamp(0));
+        for fork in Hardfork::VARIANTS {
+            for (number, timestamp) in
+                [(0, 0), (15_537_394, 1_681_338_455), (30_000_000, 1_800_000_000)]
+            {
+                assert_eq!(
+                    spec.is_ethereum_fork_active_at_block(*fork, number)
+                        || spec.is_ethereum_fork_active_at_timestamp(*fork, timestamp),
+                    spec.is_active_at(*fork, number, timestamp),
+                    "{fork} at block {number}, time {timestamp}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use alloy_genesis::Genesis;
 use alloy_primitives::U256;
 
-use crate::{ChainSpec, ChainSpecError, ForkCondition, Hardfork};
+use crate::{ChainSpec, ChainSpecError, ForkCondition, Hardfork, HardforkExt, parse_fork_name};
 
 impl ChainSpec {
     /// The spec of a test-suite network over `genesis` (its alloc and header fields; its `config.chainId` and
@@ -20,7 +20,7 @@ impl ChainSpec {
         let (from, transition) = match network.split_once("To") {
             Some((from, rest)) => {
                 let (to, at) = rest.split_once("At").ok_or_else(unknown)?;
-                let to: Hardfork = to.parse().map_err(|_| unknown())?;
+                let to = parse_fork_name(to).map_err(|_| unknown())?;
                 let condition = match at.strip_prefix("Time") {
                     Some(time) => ForkCondition::Timestamp(parse_count(time).ok_or_else(unknown)?),
                     None => ForkCondition::Block(parse_count(at).ok_or_else(unknown)?),
@@ -29,9 +29,9 @@ impl ChainSpec {
             }
             None => (network, None),
         };
-        let from: Hardfork = from.parse().map_err(|_| unknown())?;
+        let from = parse_fork_name(from).map_err(|_| unknown())?;
         let mut forks = BTreeMap::new();
-        for fork in Hardfork::ALL {
+        for fork in Hardfork::VARIANTS.iter().copied() {
             // Only a transition to the DAO fork schedules it; no other network passes through it.
             if fork == Hardfork::Dao && transition.map(|(to, _)| to) != Some(Hardfork::Dao) {
                 continue;
