@@ -227,18 +227,17 @@ impl alloy_hardforks::EthereumHardforks for ChainSpec {
         match self.fork(fork) {
             ForkCondition::Block(block) => Alloy::Block(block),
             ForkCondition::Timestamp(time) => Alloy::Timestamp(time),
-            ForkCondition::TotalDifficulty { total_difficulty, fork_block } => Alloy::TTD {
+            ForkCondition::TotalDifficulty { total_difficulty, fork_block } => {
                 // alloy needs a block from which the merge counts as active by number. Unknown, it is never
                 // active by number alone (the total difficulty decides); a chain that starts merged is merged
                 // from block 0.
-                activation_block_number: fork_block.unwrap_or(if total_difficulty.is_zero() {
-                    0
-                } else {
-                    u64::MAX
-                }),
-                fork_block,
-                total_difficulty,
-            },
+                let unknown = if total_difficulty.is_zero() { 0 } else { u64::MAX };
+                Alloy::TTD {
+                    activation_block_number: fork_block.unwrap_or(unknown),
+                    fork_block,
+                    total_difficulty,
+                }
+            }
             ForkCondition::Never => Alloy::Never,
         }
     }
