@@ -92,11 +92,32 @@ pub trait BytecodeReader {
     fn bytecode_by_hash(&self, code_hash: B256) -> ProviderResult<Option<Bytes>>;
 }
 
-/// A consistent view of state: at the head, or as it was after some block.
+/// Reads the hashes of canonical blocks: for headers, and for the `BLOCKHASH` opcode of a state view.
 #[auto_impl::auto_impl(&, Arc, Box)]
-pub trait StateProvider: AccountReader + BytecodeReader + Send + Sync {
+pub trait BlockHashReader {
+    /// The hash of the canonical block at `number`.
+    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>>;
+}
+
+/// A consistent view of state: at the head, or as it was after some block.
+///
+/// Its [`BlockHashReader`] answers for the blocks up to the view's own (what `BLOCKHASH` may ask for).
+#[auto_impl::auto_impl(&, Arc, Box)]
+pub trait StateProvider: AccountReader + BytecodeReader + BlockHashReader + Send + Sync {
     /// The value of `key` in `address`'s storage, `None` when the slot is empty.
     fn storage(&self, address: Address, key: StorageKey) -> ProviderResult<Option<StorageValue>>;
+}
+
+/// Reads the whole plain state at the head, in address order.
+///
+/// Only for recomputing a state root from scratch (the import path until the incremental trie exists, and
+/// `db verify-root`): it reads every account.
+pub trait PlainStateReader {
+    /// Every account, sorted by address.
+    fn plain_accounts(&self) -> ProviderResult<Vec<(Address, Account)>>;
+
+    /// Every non-zero slot of `address`, sorted by slot.
+    fn plain_storage(&self, address: Address) -> ProviderResult<Vec<(StorageKey, StorageValue)>>;
 }
 
 /// Opens state views.
@@ -110,15 +131,12 @@ pub trait StateProviderFactory: Send + Sync {
 
 /// Reads headers and the canonical chain.
 #[auto_impl::auto_impl(&, Arc, Box)]
-pub trait HeaderProvider {
+pub trait HeaderProvider: BlockHashReader {
     /// The canonical header at `number`.
     fn header_by_number(&self, number: BlockNumber) -> ProviderResult<Option<Header>>;
 
     /// The header with hash `hash`.
     fn header(&self, hash: BlockHash) -> ProviderResult<Option<Header>>;
-
-    /// The hash of the canonical block at `number`.
-    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>>;
 
     /// The number of the block with hash `hash`.
     fn block_number(&self, hash: BlockHash) -> ProviderResult<Option<BlockNumber>>;

@@ -15,8 +15,8 @@ use balnode_primitives::{
     Address, BlockBody, BlockHash, BlockNumber, Bytes, Header, ReceiptEnvelope, TxEnvelope, TxHash,
 };
 use balnode_storage_api::{
-    BlockReader, ChainInfo, ChainInfoReader, HeaderProvider, ProviderError, ProviderResult,
-    StateProvider, StateProviderFactory, TxLocation,
+    BlockHashReader, BlockReader, ChainInfo, ChainInfoReader, HeaderProvider, ProviderError,
+    ProviderResult, StateProvider, StateProviderFactory, TxLocation,
 };
 use signet_libmdbx::RoSync;
 
@@ -65,12 +65,14 @@ impl HeaderProvider for ProviderRo {
         self.header_by_number(number)
     }
 
-    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>> {
-        self.tx.get::<CanonicalHashes>(&number)
-    }
-
     fn block_number(&self, hash: BlockHash) -> ProviderResult<Option<BlockNumber>> {
         self.tx.get::<HeaderNumbers>(&hash)
+    }
+}
+
+impl BlockHashReader for ProviderRo {
+    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>> {
+        self.tx.get::<CanonicalHashes>(&number)
     }
 }
 
@@ -122,12 +124,14 @@ impl HeaderProvider for DatabaseEnv {
         self.provider()?.header(hash)
     }
 
-    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>> {
-        self.provider()?.block_hash(number)
-    }
-
     fn block_number(&self, hash: BlockHash) -> ProviderResult<Option<BlockNumber>> {
         self.provider()?.block_number(hash)
+    }
+}
+
+impl BlockHashReader for DatabaseEnv {
+    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>> {
+        self.provider()?.block_hash(number)
     }
 }
 

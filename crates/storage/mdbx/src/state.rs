@@ -5,13 +5,15 @@ use crate::{
     error::corrupt_entry,
     models::{AccountHistoryKey, BlockAddress, StorageHistoryKey},
     tables::{
-        AccountChangeSets, AccountHistory, Bytecodes, PlainAccounts, PlainStorage,
+        AccountChangeSets, AccountHistory, Bytecodes, CanonicalHashes, PlainAccounts, PlainStorage,
         StorageChangeSets, StorageHistory,
     },
     tx::DbTx,
 };
 use balnode_primitives::{Account, Address, B256, BlockNumber, Bytes, StorageKey, StorageValue};
-use balnode_storage_api::{AccountReader, BytecodeReader, ProviderResult, StateProvider};
+use balnode_storage_api::{
+    AccountReader, BlockHashReader, BytecodeReader, PlainStateReader, ProviderResult, StateProvider,
+};
 use signet_libmdbx::RoSync;
 
 /// The account at the head.
@@ -50,6 +52,30 @@ impl AccountReader for LatestStateProvider {
 impl BytecodeReader for LatestStateProvider {
     fn bytecode_by_hash(&self, code_hash: B256) -> ProviderResult<Option<Bytes>> {
         self.tx.get::<Bytecodes>(&code_hash)
+    }
+}
+
+impl BlockHashReader for LatestStateProvider {
+    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<B256>> {
+        self.tx.get::<CanonicalHashes>(&number)
+    }
+}
+
+impl PlainStateReader for LatestStateProvider {
+    fn plain_accounts(&self) -> ProviderResult<Vec<(Address, Account)>> {
+        let mut cursor = self.tx.cursor::<PlainAccounts>()?;
+        let mut accounts = Vec::new();
+        let mut next = cursor.seek(&Address::ZERO)?;
+        while let Some(entry) = next {
+            accounts.push(entry);
+            next = cursor.next()?;
+        }
+        Ok(accounts)
+    }
+
+    fn plain_storage(&self, address: Address) -> ProviderResult<Vec<(StorageKey, StorageValue)>> {
+        let entries = self.tx.cursor::<PlainStorage>()?.dups(&address)?;
+        Ok(entries.into_iter().map(|entry| (entry.slot, entry.value)).collect())
     }
 }
 
@@ -116,6 +142,17 @@ impl BytecodeReader for HistoricalStateProvider {
     fn bytecode_by_hash(&self, code_hash: B256) -> ProviderResult<Option<Bytes>> {
         // Code is never deleted, so the head's table serves every block.
         self.tx.get::<Bytecodes>(&code_hash)
+    }
+}
+
+impl BlockHashReader for HistoricalStateProvider {
+    /// The canonical hash at `number`, for the blocks up to this view's; `None` above it, as those did not
+    /// exist when this state was current.
+    fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<B256>> {
+        if number > self.block {
+            return Ok(None);
+        }
+        self.tx.get::<CanonicalHashes>(&number)
     }
 }
 

@@ -2,7 +2,8 @@
 
 use crate::{Written, scenario, temp_store};
 use balnode_storage_api::{
-    BlockReader, ChainInfoReader, HeaderProvider, ProviderError, StateProviderFactory,
+    BlockHashReader, BlockReader, ChainInfoReader, HeaderProvider, ProviderError,
+    StateProviderFactory,
 };
 use balnode_storage_mdbx::DatabaseEnv;
 
@@ -75,5 +76,40 @@ fn everything_survives_a_reopen() {
             env.header_by_number(block.header.number).unwrap().as_ref(),
             Some(&block.header)
         );
+    }
+}
+
+#[test]
+fn the_plain_state_dump_is_the_model_at_the_head() {
+    use balnode_storage_api::PlainStateReader;
+    let (_dir, env) = temp_store();
+    let written = Written::commit(&env, scenario(), 3);
+    let head = written.states.last().unwrap();
+    let latest = env.provider().unwrap().into_latest().unwrap();
+    let accounts = latest.plain_accounts().unwrap();
+    assert_eq!(accounts, head.accounts.iter().map(|(a, b)| (*a, *b)).collect::<Vec<_>>());
+    for address in head.accounts.keys().chain(head.storage.keys()) {
+        let expected: Vec<_> =
+            head.storage.get(address).into_iter().flatten().map(|(s, v)| (*s, *v)).collect();
+        assert_eq!(latest.plain_storage(*address).unwrap(), expected, "storage of {address}");
+    }
+}
+
+#[test]
+fn state_views_answer_block_hashes_up_to_their_block() {
+    let (_dir, env) = temp_store();
+    let written = Written::commit(&env, scenario(), 2);
+    let head = written.blocks.len() as u64 - 1;
+    for view_block in 0..=head {
+        let state = env.state_at(view_block).unwrap();
+        for block in &written.blocks {
+            let number = block.header.number;
+            let expected = (number <= view_block).then_some(block.hash);
+            assert_eq!(
+                state.block_hash(number).unwrap(),
+                expected,
+                "view at {view_block}, block {number}"
+            );
+        }
     }
 }

@@ -5,7 +5,8 @@ use crate::{
 };
 use balnode_primitives::{B256, Bytes};
 use balnode_storage_api::{
-    BlockReader, BlockWriter, ChainInfoReader, HeaderProvider, ProviderError, StateProviderFactory,
+    BlockHashReader, BlockReader, BlockWriter, ChainInfoReader, HeaderProvider, ProviderError,
+    StateProviderFactory,
 };
 use balnode_storage_mdbx::DatabaseEnv;
 
