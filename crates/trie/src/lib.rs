@@ -1,0 +1,187 @@
+//! State roots for balnode.
+//!
+//! Today: [`full_state_root`], the root of the parent's plain state with a block's [`StateChanges`] laid over
+//! it, computed from scratch with alloy-trie. It reads every account, so it is the reference that the
+//! incremental, parallel root (over hashed-state cursors, updated per block) will be checked against.
+//!
+//! Good starting points:
+//! - [`full_state_root`]: what the import path calls after executing a block.
+//!
+//! ## Feature Flags
+//! None.
+
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+use std::collections::BTreeMap;
+
+use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
+use balnode_primitives::{Account, Address, B256, StateChanges, U256};
+use balnode_storage_api::{PlainStateReader, ProviderResult};
+
+/// The state root of `base` with `changes` applied on top, computed from scratch.
+///
+/// `changes` holds post-values: an account mapped to `None` is gone (with its storage), a storage entry
+/// with `wiped` drops every slot `base` had for the account before its own slots apply, and a zero slot
+/// value deletes the slot.
+pub fn full_state_root(
+    base: &impl PlainStateReader,
+    changes: &StateChanges,
+) -> ProviderResult<B256> {
+    let mut accounts: BTreeMap<Address, Account> = base.plain_accounts()?.into_iter().collect();
+    for (address, account) in &changes.accounts {
+        match account {
+            Some(account) => accounts.insert(*address, *account),
+            None => accounts.remove(address),
+        };
+    }
+    let mut leaves = Vec::with_capacity(accounts.len());
+    for (address, account) in accounts {
+        let storage_root = storage_root_unhashed(storage_of(base, address, changes)?);
+        leaves.push((address, account.to_trie_account(storage_root)));
+    }
+    Ok(state_root_unhashed(leaves))
+}
+
+/// The non-zero storage of `address` after `changes`.
+fn storage_of(
+    base: &impl PlainStateReader,
+    address: Address,
+    changes: &StateChanges,
+) -> ProviderResult<Vec<(B256, U256)>> {
+    let written = changes.storage.get(&address);
+    let account_gone = changes.accounts.get(&address).is_some_and(Option::is_none);
+    let mut slots: BTreeMap<B256, U256> = if account_gone || written.is_some_and(|s| s.wiped) {
+        BTreeMap::new()
+    } else {
+        base.plain_storage(address)?.into_iter().collect()
+    };
+    for (slot, value) in written.into_iter().flat_map(|storage| &storage.slots) {
+        slots.insert(*slot, *value);
+    }
+    Ok(slots.into_iter().filter(|(_, value)| !value.is_zero()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
+    use balnode_primitives::{EMPTY_ROOT_HASH, StorageChanges};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A plain state in maps.
+    #[derive(Debug, Clone, Default)]
+    struct MapState {
+        accounts: BTreeMap<Address, Account>,
+        storage: BTreeMap<Address, BTreeMap<B256, U256>>,
+    }
+
+    impl PlainStateReader for MapState {
+        fn plain_accounts(&self) -> ProviderResult<Vec<(Address, Account)>> {
+            Ok(self.accounts.iter().map(|(a, b)| (*a, *b)).collect())
+        }
+
+        fn plain_storage(&self, address: Address) -> ProviderResult<Vec<(B256, U256)>> {
+            Ok(self.storage.get(&address).into_iter().flatten().map(|(s, v)| (*s, *v)).collect())
+        }
+    }
+
+    impl MapState {
+        /// Applies `changes` the way the store's writer does.
+        fn apply(&mut self, changes: &StateChanges) {
+            for (address, account) in &changes.accounts {
+                match account {
+                    Some(account) => {
+                        self.accounts.insert(*address, *account);
+                    }
+                    None => {
+                        self.accounts.remove(address);
+                        self.storage.remove(address);
+                    }
+                }
+            }
+            for (address, written) in &changes.storage {
+                let slots = self.storage.entry(*address).or_default();
+                if written.wiped {
+                    slots.clear();
+                }
+                for (slot, value) in &written.slots {
+                    if value.is_zero() {
+                        slots.remove(slot);
+                    } else {
+                        slots.insert(*slot, *value);
+                    }
+                }
+            }
+        }
+
+        /// The root computed directly from the maps.
+        fn root(&self) -> B256 {
+            state_root_unhashed(self.accounts.iter().map(|(address, account)| {
+                let storage = self.storage.get(address).cloned().unwrap_or_default();
+                (*address, account.to_trie_account(storage_root_unhashed(storage)))
+            }))
+        }
+    }
+
+    #[test]
+    fn empty_state_has_the_empty_root() {
+        assert_eq!(
+            full_state_root(&MapState::default(), &StateChanges::default()).unwrap(),
+            EMPTY_ROOT_HASH
+        );
+    }
+
+    fn account() -> impl Strategy<Value = Option<Account>> {
+        prop::option::weighted(
+            0.8,
+            (0u64..3, 0u64..3, any::<bool>()).prop_map(|(nonce, balance, code)| Account {
+                nonce,
+                balance: U256::from(balance),
+                bytecode_hash: code.then(|| B256::repeat_byte(7)),
+            }),
+        )
+    }
+
+    fn changes() -> impl Strategy<Value = StateChanges> {
+        let address = (0u8..6).prop_map(Address::with_last_byte);
+        let slots = prop::collection::btree_map(
+            (0u8..5).prop_map(B256::with_last_byte),
+            (0u64..3).prop_map(U256::from),
+            0..4,
+        );
+        (
+            prop::collection::btree_map(address.clone(), account(), 0..5),
+            prop::collection::btree_map(
+                address,
+                (any::<bool>(), slots).prop_map(|(wiped, slots)| StorageChanges { wiped, slots }),
+                0..4,
+            ),
+        )
+            .prop_map(|(accounts, storage)| {
+                // Storage only for accounts that exist afterwards, as execution produces it.
+                let storage = storage
+                    .into_iter()
+                    .filter(|(address, _)| accounts.get(address).is_none_or(Option::is_some))
+                    .collect();
+                StateChanges { accounts, storage, bytecodes: BTreeMap::new() }
+            })
+    }
+
+    proptest! {
+        /// The overlay root equals the root of the state with the changes applied, block after block.
+        #[test]
+        fn overlay_root_matches_applied_state(blocks in prop::collection::vec(changes(), 1..6)) {
+            let mut state = MapState::default();
+            for changes in &blocks {
+                let overlay = full_state_root(&state, changes).unwrap();
+                state.apply(changes);
+                // Storage of accounts that do not exist is not part of the trie.
+                state.storage.retain(|address, slots| state.accounts.contains_key(address) && !slots.is_empty());
+                prop_assert_eq!(overlay, state.root());
+            }
+        }
+    }
+}
