@@ -1,0 +1,5 @@
+//! Integration tests of the consensus rules against blockchain-test fixtures.
+
+mod fixture;
+mod samples;
+mod suites;
