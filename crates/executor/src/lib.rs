@@ -1,0 +1,75 @@
+//! Block execution of balnode on revm.
+//!
+//! Today: sequential execution ([`execute_block`]) through alloy-evm's Ethereum block executor, reading state
+//! only through [`StateProviderDatabase`], revm's `DatabaseRef` over a storage-api
+//! [`StateProvider`](balnode_storage_api::StateProvider). The BAL-parallel and optimistic modes will be more
+//! implementations of the same steps.
+//!
+//! Good starting points:
+//! - [`execute_block`]: a block on its parent state → receipts, gas, requests and [`StateChanges`].
+//! - [`StateProviderDatabase`]: the only seam between revm and storage.
+//!
+//! ## Feature Flags
+//! None.
+//!
+//! [`StateChanges`]: balnode_primitives::StateChanges
+
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+mod changes;
+mod database;
+mod execute;
+
+pub use database::{DatabaseError, StateProviderDatabase};
+pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block};
+
+use alloy_evm::block::BlockExecutionError;
+use balnode_primitives::TxHash;
+use balnode_storage_api::ProviderError;
+
+/// Why a block could not be executed. Any of these makes the block invalid, except a storage failure.
+///
+/// alloy-evm's errors are boxed: they are large, and this is the cold path.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    /// The block-level system calls before the first transaction failed.
+    #[error("pre-execution system calls failed: {0}")]
+    PreExecution(#[source] Box<BlockExecutionError>),
+    /// A transaction could not be included (invalid nonce, balance, gas, signature...).
+    #[error("transaction {index} ({hash}) is invalid: {source}")]
+    Transaction {
+        /// Its index in the block.
+        index: usize,
+        /// Its hash.
+        hash: TxHash,
+        /// What revm or the block executor said.
+        #[source]
+        source: Box<BlockExecutionError>,
+    },
+    /// Withdrawals, rewards or the post-execution system calls failed.
+    #[error("post-execution changes failed: {0}")]
+    PostExecution(#[source] Box<BlockExecutionError>),
+    /// A request contract of EIP-7002 or EIP-7251 has no code when the block's system call reaches it.
+    #[error("the system contract at {address} has no code")]
+    SystemContractEmpty {
+        /// The contract's address.
+        address: balnode_primitives::Address,
+    },
+    /// revm's access-list-driven state view refused a read.
+    #[error("block access list: {0}")]
+    Bal(String),
+    /// The block has a different number of senders than transactions.
+    #[error("{senders} senders for {transactions} transactions")]
+    SenderCount {
+        /// Senders given.
+        senders: usize,
+        /// Transactions in the block.
+        transactions: usize,
+    },
+    /// A pre-Byzantium block was executed without a way to compute intermediate state roots.
+    #[error("receipts before Byzantium need intermediate state roots, and none was provided")]
+    NoIntermediateRoot,
+    /// Reading state failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
