@@ -6,6 +6,9 @@ DATADIR     ?= datadir/dev
 SHARED      ?= ../shared
 FIXTURES    ?= testing/fixtures
 NEXTEST_VERSION ?= 0.9.143
+KNOWN_FAILURES ?= crates/import/testdata/known-failures.txt
+# The Amsterdam bundle (eest-bal-v5.7.0-alpha-amsterdam) joins when the block-access-list work lands.
+BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1
 
 BIN := target/$(PROFILE)/balnode
 
@@ -39,10 +42,14 @@ fixtures:
 	@test -x $(SHARED)/fixtures/unpack.sh || { echo "no $(SHARED)/fixtures/unpack.sh: set SHARED=path/to/shared"; exit 1; }
 	$(SHARED)/fixtures/unpack.sh $(FIXTURES)
 
-## conformance: the large suites from $(SHARED)/fixtures (tests marked ignored in `make test` run here).
+## conformance: the large suites from $(SHARED)/fixtures: the tests marked ignored in `make test`, then the
+## blockchain tests through the import path (known failures, each with its reason, in $(KNOWN_FAILURES)).
 conformance: nextest fixtures
 	BALNODE_FIXTURES=$(abspath $(FIXTURES)) $(CARGO) nextest run --workspace --locked --cargo-profile conformance \
-		--run-ignored only --no-fail-fast --no-capture
+		--run-ignored only --no-fail-fast
+	$(CARGO) build --profile conformance --locked --bin balnode
+	RUST_LOG=warn target/conformance/balnode test-fixtures --known-failures $(KNOWN_FAILURES) \
+		$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite))
 
 fmt:
 	$(CARGO) fmt --all

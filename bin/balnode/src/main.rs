@@ -4,14 +4,25 @@
 //! - `init`: write a chain's genesis into a datadir (idempotent for the same genesis).
 //! - `node`: run a node; for now it prepares a `--dev` datadir and says what is not served yet.
 
-use std::{io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
+use std::{
+    io::IsTerminal,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+};
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
-use balnode_primitives::{B256, Bytes, rlp::EMPTY_LIST_CODE};
-use balnode_storage_api::{BlockToCommit, BlockWriter};
+use balnode_import::{
+    GenesisOutcome,
+    fixture::fixture_files,
+    init_genesis,
+    runner::{KnownFailures, Report, Tally, run_file},
+};
+use balnode_primitives::B256;
 use balnode_storage_mdbx::DatabaseEnv;
 use clap::{Parser, Subcommand};
 use eyre::WrapErr;
+use rayon::prelude::*;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 
@@ -36,6 +47,20 @@ enum Command {
         /// The directory of the node's data (the MDBX files go in DATADIR/db).
         #[arg(long, value_name = "DIR")]
         datadir: PathBuf,
+    },
+    /// Run blockchain tests (execution-spec-tests / ethereum/tests JSON): each test in a fresh store, every
+    /// block through the import path, then the head and post-state compared.
+    TestFixtures {
+        /// Test files, or directories searched for `.json` files.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Only run the tests whose name contains this.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+        /// A list of tests known to fail, each with its reason: they count as skipped while they fail, and as
+        /// failed once they pass.
+        #[arg(long, value_name = "FILE")]
+        known_failures: Option<PathBuf>,
     },
     /// Run the node.
     Node {
@@ -75,6 +100,11 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let hash = init(&spec, &datadir)?;
             println!("{hash}");
         }
+        Command::TestFixtures { paths, filter, known_failures } => {
+            if !test_fixtures(&paths, filter.as_deref(), known_failures.as_deref())? {
+                eyre::bail!("some blockchain tests failed");
+            }
+        }
         Command::Node { dev: is_dev, datadir } => {
             eyre::ensure!(is_dev, "only `balnode node --dev` exists so far: pass --dev");
             node_dev(&datadir)?;
@@ -84,46 +114,85 @@ fn run(cli: Cli) -> eyre::Result<()> {
 }
 
 /// Opens `datadir` and writes the genesis of `spec` into it, or checks that it already holds that genesis.
-fn init(spec: &ChainSpec, datadir: &std::path::Path) -> eyre::Result<B256> {
-    let block = spec.genesis_block();
-    let hash = block.header.hash_slow();
-    let env = DatabaseEnv::open(datadir)
+fn init(spec: &ChainSpec, datadir: &Path) -> eyre::Result<B256> {
+    let store = DatabaseEnv::open(datadir)
         .wrap_err_with(|| format!("cannot open the datadir {}", datadir.display()))?;
-    if env.chain_identity()?.is_some() {
-        env.check_genesis(spec.chain_id(), hash)?;
-        info!(target: "balnode::init", %hash, datadir = %datadir.display(), "Datadir already holds this genesis");
-        return Ok(hash);
+    let outcome = init_genesis(spec, &store)?;
+    match outcome {
+        GenesisOutcome::Written(hash) => {
+            info!(target: "balnode::init", %hash, datadir = %datadir.display(), "Initialised datadir");
+        }
+        GenesisOutcome::AlreadyThere(hash) => {
+            info!(target: "balnode::init", %hash, datadir = %datadir.display(), "Datadir already holds this genesis");
+        }
     }
-    let state = spec.genesis_state();
-    info!(
-        target: "balnode::init",
-        chain_id = spec.chain_id(),
-        accounts = state.accounts.len(),
-        state_root = %block.header.state_root,
-        "Writing genesis"
-    );
-    // An Amsterdam genesis commits to the empty access list; keep it like any other block's.
-    let block_access_list =
-        block.header.block_access_list_hash.map(|_| Bytes::from_static(&[EMPTY_LIST_CODE]));
-    env.init_genesis(
-        spec.chain_id(),
-        BlockToCommit {
-            hash,
-            header: block.header,
-            body: block.body,
-            senders: Vec::new(),
-            receipts: Vec::new(),
-            block_access_list,
-            state,
-        },
-    )
-    .wrap_err("cannot write the genesis")?;
-    info!(target: "balnode::init", %hash, datadir = %datadir.display(), "Initialised datadir");
-    Ok(hash)
+    Ok(outcome.hash())
+}
+
+/// Runs blockchain-test files (or every `.json` under a directory), printing per-file and total counts.
+fn test_fixtures(
+    paths: &[PathBuf],
+    filter: Option<&str>,
+    known_failures: Option<&Path>,
+) -> eyre::Result<bool> {
+    let known = match known_failures {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+            KnownFailures::parse(&text)
+                .map_err(|error| eyre::eyre!("{}: {error}", path.display()))?
+        }
+        None => KnownFailures::default(),
+    };
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            files.extend(fixture_files(path)?);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let results: Vec<_> = files
+        .par_iter()
+        .map(|file| {
+            let mut failures = Vec::new();
+            let tally = run_file(file, filter, &known, |name, report| {
+                failures.push(match report {
+                    Report::Failed(difference) => format!("FAIL {} :: {name}: {difference}", file.display()),
+                    Report::KnownFailure(difference, reason) => {
+                        format!("SKIP {} :: {name}: {difference} (listed: {reason})", file.display())
+                    }
+                    Report::UnexpectedPass(reason) => format!(
+                        "FAIL {} :: {name}: passes, but is listed as a known failure ({reason}): remove it from the list",
+                        file.display()
+                    ),
+                });
+            });
+            (file, tally, failures)
+        })
+        .collect();
+    let mut total = Tally::default();
+    for (file, tally, failures) in results {
+        for failure in failures {
+            println!("{failure}");
+        }
+        match tally {
+            Ok(tally) => {
+                println!("{}: {tally}", file.display());
+                total += tally;
+            }
+            Err(error) => {
+                println!("FAIL {}: {error}", file.display());
+                total.failed += 1;
+            }
+        }
+    }
+    println!("{total}");
+    Ok(total.failed == 0)
 }
 
 /// Prepares the dev datadir and prints what a developer needs to use it.
-fn node_dev(datadir: &std::path::Path) -> eyre::Result<()> {
+fn node_dev(datadir: &Path) -> eyre::Result<()> {
     let spec: Arc<ChainSpec> = dev();
     let hash = init(&spec, datadir)?;
     println!("balnode dev chain");

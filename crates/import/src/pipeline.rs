@@ -1,0 +1,311 @@
+//! The import pipeline: one block at a time through every check, then one write transaction.
+//!
+//! decode (the caller) → known? → header against the parent → body and ommers → senders (in parallel) →
+//! execute on the parent state → gas, receipts root, bloom, requests hash → state root → BAL hash → commit.
+//! Nothing of a block that fails a step is written.
+
+use std::sync::Arc;
+
+use balnode_chainspec::{ChainSpec, Hardfork};
+use balnode_consensus::{AncestorHeaders, ConsensusError};
+use balnode_executor::{BlockExecutionOutput, ExecutionError, execute_block};
+use balnode_primitives::{
+    Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
+    consensus::transaction::SignerRecoverable, keccak256,
+};
+use balnode_storage_api::{
+    BlockHashReader, BlockReader, BlockToCommit, BlockWriter, ChainInfoReader, HeaderProvider,
+    ProviderError,
+};
+use balnode_storage_mdbx::DatabaseEnv;
+use balnode_trie::full_state_root;
+use rayon::prelude::*;
+use tracing::debug;
+
+/// The store's canonical chain as the ommer rules read it. A read that fails counts as an unknown block: the
+/// ommer rules then reject the block rather than accept it unchecked.
+struct StoreAncestors<'a>(&'a DatabaseEnv);
+
+impl AncestorHeaders for StoreAncestors<'_> {
+    fn header_by_hash(&self, hash: B256) -> Option<Header> {
+        self.0.header(hash).ok().flatten()
+    }
+
+    fn ommers_by_hash(&self, hash: B256) -> Option<Vec<Header>> {
+        let number = self.0.block_number(hash).ok().flatten()?;
+        self.0.body(number).ok().flatten().map(|body| body.ommers)
+    }
+}
+
+/// Why a block was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The block's parent is not the head of the store.
+    #[error(
+        "block {number} ({hash}) does not extend the head: its parent {parent} is not block {head_number} ({head_hash})"
+    )]
+    NotOnHead {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// Its parent hash.
+        parent: BlockHash,
+        /// The head's number.
+        head_number: BlockNumber,
+        /// The head's hash.
+        head_hash: BlockHash,
+    },
+    /// The header, body or ommers break a consensus rule, or execution's results differ from the header.
+    #[error("block {number} ({hash}) is invalid: {source}")]
+    Consensus {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// The rule.
+        #[source]
+        source: ConsensusError,
+    },
+    /// A transaction's signature does not recover a sender.
+    #[error("block {number} ({hash}): transaction {index} has an invalid signature: {reason}")]
+    InvalidSignature {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// The transaction's index.
+        index: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Execution failed: an invalid transaction, a failing system call.
+    #[error("block {number} ({hash}) failed to execute: {source}")]
+    Execution {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// What failed (boxed: execution errors are large, and this is the cold path).
+        #[source]
+        source: Box<ExecutionError>,
+    },
+    /// The state root after execution differs from the header's.
+    #[error(
+        "block {number} ({hash}): state root mismatch: header says {expected}, execution gives {got}"
+    )]
+    StateRoot {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// The header's root.
+        expected: B256,
+        /// The computed root.
+        got: B256,
+    },
+    /// The block access list carried with the block does not hash to the header's `blockAccessListHash`.
+    #[error(
+        "block {number} ({hash}): the block access list hashes to {got}, the header says {expected:?}"
+    )]
+    BlockAccessListHash {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// The header's hash, `None` when the header has none (before Amsterdam).
+        expected: Option<B256>,
+        /// The hash of the list carried.
+        got: B256,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+}
+
+impl ImportError {
+    /// Whether the error says the block is invalid (as opposed to a storage failure or a block that does not
+    /// fit the store's head).
+    pub const fn is_invalid_block(&self) -> bool {
+        !matches!(self, Self::Provider(_) | Self::NotOnHead { .. })
+    }
+}
+
+/// What happened to a block handed to [`Importer::import`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Imported {
+    /// The store already had it as a canonical block; nothing was done.
+    Known,
+    /// It was validated, executed and committed.
+    Committed {
+        /// Gas the block used.
+        gas_used: u64,
+        /// Transactions in the block.
+        transactions: usize,
+    },
+}
+
+/// Imports blocks into a store, each through the full validation path.
+#[derive(Debug, Clone)]
+pub struct Importer {
+    spec: Arc<ChainSpec>,
+    store: DatabaseEnv,
+}
+
+impl Importer {
+    /// An importer for the chain `spec` into `store`, which must hold that chain's genesis.
+    pub const fn new(spec: Arc<ChainSpec>, store: DatabaseEnv) -> Self {
+        Self { spec, store }
+    }
+
+    /// The store.
+    pub const fn store(&self) -> &DatabaseEnv {
+        &self.store
+    }
+
+    /// The chain.
+    pub const fn spec(&self) -> &Arc<ChainSpec> {
+        &self.spec
+    }
+
+    /// Validates, executes and commits `block` on top of the head; `block_access_list` is the block's
+    /// EIP-7928 list as RLP, when it came with one.
+    pub fn import(
+        &self,
+        block: &Block,
+        block_access_list: Option<&Bytes>,
+    ) -> Result<Imported, ImportError> {
+        let hash = block.header.hash_slow();
+        let number = block.header.number;
+        if self.store.block_hash(number)? == Some(hash) {
+            return Ok(Imported::Known);
+        }
+        let info = self.store.chain_info()?;
+        if block.header.parent_hash != info.head_hash || number != info.head_number + 1 {
+            return Err(ImportError::NotOnHead {
+                number,
+                hash,
+                parent: block.header.parent_hash,
+                head_number: info.head_number,
+                head_hash: info.head_hash,
+            });
+        }
+        let parent = self
+            .store
+            .header_by_number(info.head_number)?
+            .ok_or(ProviderError::BlockNotFound(info.head_number))?;
+        let to_commit =
+            self.validate_and_execute(block, hash, &parent, info.head_hash, block_access_list)?;
+        let (gas_used, transactions) =
+            (to_commit.header.gas_used, to_commit.body.transactions.len());
+        self.store.commit_blocks(vec![to_commit])?;
+        debug!(target: "import", number, %hash, gas_used, transactions, "Imported block");
+        Ok(Imported::Committed { gas_used, transactions })
+    }
+
+    /// Every check of `block` against its parent, and its execution; returns what to commit.
+    fn validate_and_execute(
+        &self,
+        block: &Block,
+        hash: BlockHash,
+        parent: &Header,
+        parent_hash: BlockHash,
+        block_access_list: Option<&Bytes>,
+    ) -> Result<BlockToCommit, ImportError> {
+        let spec = &self.spec;
+        let header = &block.header;
+        let number = header.number;
+        let invalid = |source| ImportError::Consensus { number, hash, source };
+
+        balnode_consensus::validate_header_standalone(spec, header).map_err(invalid)?;
+        balnode_consensus::validate_header_against_parent(spec, header, parent, parent_hash)
+            .map_err(invalid)?;
+        balnode_consensus::validate_body(spec, header, &block.body).map_err(invalid)?;
+        balnode_consensus::validate_ommers(
+            spec,
+            header,
+            &block.body.ommers,
+            &StoreAncestors(&self.store),
+        )
+        .map_err(invalid)?;
+        if let Some(list) = block_access_list {
+            let got = keccak256(list);
+            if header.block_access_list_hash != Some(got) {
+                return Err(ImportError::BlockAccessListHash {
+                    number,
+                    hash,
+                    expected: header.block_access_list_hash,
+                    got,
+                });
+            }
+        }
+
+        let senders = self.recover_senders(block, hash)?;
+        // One snapshot of the parent state serves execution and the state roots.
+        let latest = self.store.provider()?.into_latest()?;
+        let intermediate_root = |changes: &_| full_state_root(&latest, changes);
+        let output: BlockExecutionOutput =
+            execute_block(spec, block, &senders, &latest, Some(&intermediate_root)).map_err(
+                |source| ImportError::Execution { number, hash, source: Box::new(source) },
+            )?;
+
+        let requests_hash = spec
+            .is_active_at(Hardfork::Prague, number, header.timestamp)
+            .then(|| output.requests.requests_hash());
+        balnode_consensus::validate_post_execution(
+            header,
+            &output.receipts,
+            output.gas_used,
+            requests_hash,
+        )
+        .map_err(invalid)?;
+        let state_root = full_state_root(&latest, &output.state)?;
+        if state_root != header.state_root {
+            return Err(ImportError::StateRoot {
+                number,
+                hash,
+                expected: header.state_root,
+                got: state_root,
+            });
+        }
+
+        Ok(BlockToCommit {
+            header: block.header.clone(),
+            hash,
+            body: block.body.clone(),
+            senders,
+            receipts: output.receipts,
+            block_access_list: block_access_list.cloned(),
+            state: output.state,
+        })
+    }
+
+    /// The sender of every transaction, recovered in parallel. From Homestead on, signatures with a high `s`
+    /// are invalid (EIP-2).
+    fn recover_senders(&self, block: &Block, hash: BlockHash) -> Result<Vec<Address>, ImportError> {
+        let header = &block.header;
+        let homestead =
+            self.spec.is_active_at(Hardfork::Homestead, header.number, header.timestamp);
+        let recover = |transaction: &TxEnvelope| {
+            if homestead {
+                transaction.recover_signer()
+            } else {
+                transaction.recover_signer_unchecked()
+            }
+        };
+        block
+            .body
+            .transactions
+            .par_iter()
+            .enumerate()
+            .map(|(index, transaction)| {
+                recover(transaction).map_err(|error| ImportError::InvalidSignature {
+                    number: header.number,
+                    hash,
+                    index,
+                    reason: error.to_string(),
+                })
+            })
+            .collect()
+    }
+}
