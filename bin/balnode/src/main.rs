@@ -9,19 +9,23 @@ use std::{
     path::{Path, PathBuf},
     process::ExitCode,
     sync::Arc,
+    time::{Duration, Instant},
 };
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
 use balnode_import::{
-    GenesisOutcome,
+    GenesisOutcome, Imported, Importer, export_blocks,
+    file::BlockRecord,
     fixture::fixture_files,
-    init_genesis,
+    import_files, init_genesis,
     runner::{KnownFailures, Report, Tally, run_file},
 };
 use balnode_primitives::B256;
+use balnode_storage_api::ChainInfoReader;
 use balnode_storage_mdbx::DatabaseEnv;
 use clap::{Parser, Subcommand};
 use eyre::WrapErr;
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
@@ -47,6 +51,36 @@ enum Command {
         /// The directory of the node's data (the MDBX files go in DATADIR/db).
         #[arg(long, value_name = "DIR")]
         datadir: PathBuf,
+    },
+    /// Import RLP block files (geth/reth export format, plain or .gz) into a datadir, validating and
+    /// executing every block; blocks already in the store are skipped, so a re-run resumes.
+    Import {
+        /// The datadir, initialised with `balnode init`.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+        /// The chain the datadir holds: `mainnet`, `dev`, or a genesis.json (default: the one it was
+        /// initialised with, found among the built-in chains).
+        #[arg(long, value_name = "CHAIN")]
+        chain: String,
+        /// Block files, imported in order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Export canonical blocks to an RLP block file (gzip when FILE ends in .gz), with each block's access
+    /// list when the store has one.
+    Export {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+        /// First block to export.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last block to export (default: the head).
+        #[arg(long)]
+        to: Option<u64>,
+        /// The file to write.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Run blockchain tests (execution-spec-tests / ethereum/tests JSON): each test in a fresh store, every
     /// block through the import path, then the head and post-state compared.
@@ -100,6 +134,20 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let hash = init(&spec, &datadir)?;
             println!("{hash}");
         }
+        Command::Import { datadir, chain, files } => {
+            let spec = chain_by_name_or_path(&chain).wrap_err("cannot load the chain")?;
+            let (number, hash) = import(spec, &datadir, &files)?;
+            println!("head {number} {hash}");
+        }
+        Command::Export { datadir, from, to, file } => {
+            let store = open_existing(&datadir)?;
+            let to = match to {
+                Some(to) => to,
+                None => store.chain_info()?.head_number,
+            };
+            let count = export_blocks(&store, from, to, &file)?;
+            info!(target: "balnode::export", count, from, to, file = %file.display(), "Exported blocks");
+        }
         Command::TestFixtures { paths, filter, known_failures } => {
             if !test_fixtures(&paths, filter.as_deref(), known_failures.as_deref())? {
                 eyre::bail!("some blockchain tests failed");
@@ -127,6 +175,107 @@ fn init(spec: &ChainSpec, datadir: &Path) -> eyre::Result<B256> {
         }
     }
     Ok(outcome.hash())
+}
+
+/// Opens a datadir that must already be initialised.
+fn open_existing(datadir: &Path) -> eyre::Result<DatabaseEnv> {
+    eyre::ensure!(
+        datadir.join("db").is_dir(),
+        "{} is not a datadir: create it with `balnode init --chain CHAIN --datadir {}`",
+        datadir.display(),
+        datadir.display()
+    );
+    let store = DatabaseEnv::open(datadir)
+        .wrap_err_with(|| format!("cannot open the datadir {}", datadir.display()))?;
+    Ok(store)
+}
+
+/// Imports block files into an initialised datadir of `spec`, with progress on a terminal and periodic log
+/// lines otherwise; returns the head.
+fn import(spec: Arc<ChainSpec>, datadir: &Path, files: &[PathBuf]) -> eyre::Result<(u64, B256)> {
+    let store = open_existing(datadir)?;
+    store.check_genesis(spec.chain_id(), spec.genesis_hash())?;
+    let importer = Importer::new(spec, store.clone());
+    let mut progress = Progress::new(files);
+    let result =
+        import_files(&importer, files, |record, imported| progress.block(record, imported));
+    progress.finish();
+    let summary = result?;
+    let head = store.chain_info()?;
+    info!(
+        target: "balnode::import",
+        imported = summary.imported,
+        known = summary.known,
+        transactions = summary.transactions,
+        gas = summary.gas,
+        head = head.head_number,
+        "Import finished"
+    );
+    Ok((head.head_number, head.head_hash))
+}
+
+/// Import progress: an indicatif bar on a terminal, a tracing line every few seconds otherwise.
+struct Progress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+    last_log: Instant,
+    blocks: u64,
+    transactions: u64,
+    gas: u64,
+}
+
+impl Progress {
+    fn new(files: &[PathBuf]) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            // Plain files give a byte total, hence an ETA; a gzip file's decompressed size is unknown.
+            let total: u64 = files.iter().filter_map(|path| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ETA {eta} {msg}",
+                )
+                .expect("the template is valid"),
+            );
+            bar
+        });
+        let now = Instant::now();
+        Self { bar, started: now, last_log: now, blocks: 0, transactions: 0, gas: 0 }
+    }
+
+    fn block(&mut self, record: &BlockRecord, imported: Imported) {
+        if let Imported::Committed { gas_used, transactions } = imported {
+            self.blocks += 1;
+            self.transactions += transactions as u64;
+            self.gas += gas_used;
+        }
+        let mgas_per_second =
+            self.gas as f64 / 1e6 / self.started.elapsed().as_secs_f64().max(1e-9);
+        if let Some(bar) = &self.bar {
+            bar.set_position(record.offset + record.size as u64);
+            bar.set_message(format!(
+                "block {} | {} blocks {} txs | {mgas_per_second:.1} Mgas/s",
+                record.number(),
+                self.blocks,
+                self.transactions
+            ));
+        } else if self.last_log.elapsed() >= Duration::from_secs(5) {
+            self.last_log = Instant::now();
+            info!(
+                target: "balnode::import",
+                block = record.number(),
+                blocks = self.blocks,
+                transactions = self.transactions,
+                mgas_per_second = format!("{mgas_per_second:.1}"),
+                "Importing"
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Runs blockchain-test files (or every `.json` under a directory), printing per-file and total counts.

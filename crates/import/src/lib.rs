@@ -11,6 +11,7 @@
 //! - [`fixture::load_file`] and [`fixture::FixtureTest`]: a blockchain-test file, its genesis and chain spec.
 //! - [`Importer::import`]: one block through every check and into the store, or nothing written.
 //! - [`init_genesis`]: the first block, written through the same writer.
+//! - [`import_files`] and [`export_blocks`]: block files in and out of a store.
 //! - [`runner::run_test`]: a blockchain test in a fresh store, through the import path.
 //!
 //! ## Feature Flags
@@ -19,10 +20,12 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod file;
+mod files;
 pub mod fixture;
 mod genesis;
 mod pipeline;
 pub mod runner;
 
+pub use files::{ExportError, FileImportError, ImportSummary, export_blocks, import_files};
 pub use genesis::{GenesisOutcome, genesis_to_commit, init_genesis};
 pub use pipeline::{ImportError, Imported, Importer};

@@ -1,11 +1,13 @@
 //! End-to-end tests of the `balnode` command line, run as a user would run it.
 
+mod import;
+
 use std::{path::Path, process::Command};
 
 const MAINNET_GENESIS: &str = "0xd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3";
 
 /// Runs `balnode` with `args`; returns (success, stdout, stderr).
-fn balnode(args: &[&str]) -> (bool, String, String) {
+pub(crate) fn balnode(args: &[&str]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_balnode"))
         .args(args)
         .env("RUST_LOG", "warn")

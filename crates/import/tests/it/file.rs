@@ -52,8 +52,8 @@ pub(crate) fn check_chain(records: &[BlockRecord], raw: &[u8], count: usize) {
 }
 
 fn rpc_compat() -> (Vec<u8>, Vec<BlockRecord>) {
-    let raw = fs::read(testdata().join("rpc-compat-chain.rlp")).unwrap();
-    let records = BlockFileReader::open(testdata().join("rpc-compat-chain.rlp"))
+    let raw = fs::read(testdata().join("chains/rpc-compat/chain.rlp")).unwrap();
+    let records = BlockFileReader::open(testdata().join("chains/rpc-compat/chain.rlp"))
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
         .unwrap();

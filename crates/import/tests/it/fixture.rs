@@ -169,7 +169,7 @@ fn sample_details() {
 
 #[test]
 fn fixture_files_are_sorted() {
-    let files = fixture_files(testdata()).unwrap();
+    let files = fixture_files(testdata().join("fixtures")).unwrap();
     let names: Vec<_> =
         files.iter().map(|path| path.file_name().unwrap().to_str().unwrap()).collect();
     let mut want: Vec<_> = SAMPLES.iter().map(|(file, ..)| *file).collect();

@@ -1,7 +1,9 @@
 //! Integration tests of balnode-import: block files and blockchain-test fixtures.
 
+mod chains;
 mod file;
 mod fixture;
+mod runner;
 mod suites;
 
 use std::path::PathBuf;

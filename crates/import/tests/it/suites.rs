@@ -91,3 +91,12 @@ fn every_blockchain_test_loads_and_its_blocks_decode() {
     assert!(failed.is_empty(), "{} of {} tests failed", failed.len(), passed + failed.len());
     assert_eq!(bals, amsterdam_valid);
 }
+
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn fixture_chains_import_to_their_head_and_state() {
+    let root = fixtures_dir().join("chains");
+    for chain in ["rpc-compat", "hive-sync", "geth-ethtest"] {
+        crate::chains::check_chain_folder(&root.join(chain));
+    }
+}
