@@ -12,7 +12,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: bench-import all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -50,6 +50,10 @@ conformance: nextest fixtures
 	$(CARGO) build --profile conformance --locked --bin balnode
 	RUST_LOG=warn target/conformance/balnode test-fixtures --known-failures $(KNOWN_FAILURES) \
 		$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite))
+
+## bench-import: import throughput (median Mgas/s of 5 runs) on the fixture chains hive-sync and rpc-compat.
+bench-import: build fixtures
+	scripts/bench-import.sh 5 hive-sync rpc-compat
 
 fmt:
 	$(CARGO) fmt --all

@@ -197,8 +197,10 @@ fn import(spec: Arc<ChainSpec>, datadir: &Path, files: &[PathBuf]) -> eyre::Resu
     store.check_genesis(spec.chain_id(), spec.genesis_hash())?;
     let importer = Importer::new(spec, store.clone());
     let mut progress = Progress::new(files);
+    let started = Instant::now();
     let result =
         import_files(&importer, files, |record, imported| progress.block(record, imported));
+    let elapsed = started.elapsed();
     progress.finish();
     let summary = result?;
     let head = store.chain_info()?;
@@ -208,6 +210,8 @@ fn import(spec: Arc<ChainSpec>, datadir: &Path, files: &[PathBuf]) -> eyre::Resu
         known = summary.known,
         transactions = summary.transactions,
         gas = summary.gas,
+        elapsed_ms = elapsed.as_millis() as u64,
+        mgas_per_second = format!("{:.2}", summary.gas as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)),
         head = head.head_number,
         "Import finished"
     );

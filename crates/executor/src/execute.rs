@@ -16,7 +16,7 @@ use balnode_primitives::{
     Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges,
     consensus::{Eip658Value, transaction::Recovered},
     eips::{
-        eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+        eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
         eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7685::Requests,
     },
 };
@@ -32,6 +32,7 @@ use crate::{
     ExecutionError,
     changes::{changes_from_bundle, changes_from_cache},
     database::{DatabaseError, StateProviderDatabase},
+    deposits::check_deposit_layouts,
 };
 
 /// What executing a block produced.
@@ -137,6 +138,11 @@ pub fn execute_block<P: StateProvider>(
             set_post_state(receipt, root);
         }
         trace!(target: "exec::sequential", index, "Executed transaction");
+    }
+    if spec.is_active_at(Hardfork::Prague, header.number, header.timestamp) {
+        // The same fallback as alloy-evm's deposit collection.
+        let contract = spec.deposit_contract().unwrap_or(MAINNET_DEPOSIT_CONTRACT_ADDRESS);
+        check_deposit_layouts(contract, &executor.receipts)?;
     }
     let (evm, result) =
         executor.finish().map_err(|error| ExecutionError::PostExecution(Box::new(error)))?;

@@ -18,9 +18,11 @@
 
 mod changes;
 mod database;
+mod deposits;
 mod execute;
 
 pub use database::{DatabaseError, StateProviderDatabase};
+pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block};
 
 use alloy_evm::block::BlockExecutionError;
@@ -49,6 +51,9 @@ pub enum ExecutionError {
     /// Withdrawals, rewards or the post-execution system calls failed.
     #[error("post-execution changes failed: {0}")]
     PostExecution(#[source] Box<BlockExecutionError>),
+    /// A deposit event of the deposit contract does not have the layout EIP-6110 fixes.
+    #[error("invalid deposit event layout: {0}")]
+    DepositLayout(#[from] DepositLayoutError),
     /// A request contract of EIP-7002 or EIP-7251 has no code when the block's system call reaches it.
     #[error("the system contract at {address} has no code")]
     SystemContractEmpty {
