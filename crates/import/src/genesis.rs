@@ -38,6 +38,8 @@ pub fn genesis_to_commit(spec: &ChainSpec) -> BlockToCommit {
         receipts: Vec::new(),
         block_access_list,
         state: spec.genesis_state(),
+        // The writer builds the genesis trie from the state.
+        trie_updates: None,
     }
 }
 

@@ -25,7 +25,8 @@ pub use alloy_primitives::{
     StorageKey, StorageValue, TxHash, U256, address, b256, bytes, hex, keccak256,
 };
 pub use alloy_rlp as rlp;
-pub use alloy_trie::TrieAccount;
+/// alloy-trie, for the trie's node types (`BranchNodeCompact`, `Nibbles`, `TrieMask`) that the store keeps.
+pub use alloy_trie::{self as trie, TrieAccount};
 
 /// The block type the node stores: a consensus header with a body of signed transactions.
 pub type Block = alloy_consensus::Block<TxEnvelope>;

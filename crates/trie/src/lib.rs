@@ -1,16 +1,56 @@
-//! State roots for balnode.
+//! State roots for balnode: incremental over stored branch nodes, parallel across storage tries, with
+//! account and storage proofs.
 //!
-//! Today: [`full_state_root`], the root of the parent's plain state with a block's [`StateChanges`] laid over
-//! it, computed from scratch with alloy-trie. It reads every account, so it is the reference that the
-//! incremental, parallel root (over hashed-state cursors, updated per block) will be checked against.
+//! Everything here reads through the cursor traits of [`cursor`] (hashed accounts and storage, stored branch
+//! nodes); no database handle lives in this crate. The store (`balnode-storage-mdbx`) implements the cursors
+//! over its `HashedAccounts`, `HashedStorages`, `AccountsTrie` and `StoragesTrie` tables, and
+//! `test_utils::MemoryState` over maps.
+//!
+//! A block's root is computed before the block is committed: its [`StateChanges`] are hashed into a
+//! [`HashedPostState`], laid over the parent's tables ([`HashedPostStateCursorFactory`]), and the walk in
+//! `walk.rs` descends only along the changed paths, reusing every stored hash elsewhere. The changed storage
+//! tries go first, in parallel on a rayon pool ([`parallel_state_root`]), then the account trie. The result
+//! carries the [`TrieUpdates`] that the store writes with the block, in the same write transaction.
 //!
 //! Good starting points:
-//! - [`full_state_root`]: what the import path calls after executing a block.
+//! - [`parallel_state_root`] / [`state_root`]: a block's root and trie updates.
+//! - [`HashedPostState::from_changes`], and [`prepare`] for hashing the keys a block access list names before
+//!   execution ends.
+//! - [`account_proof`]: EIP-1186 proofs at the head or, with an overlay of old values, at an earlier block.
+//! - [`check_trie`]: a stored trie compared node by node with a full recompute (`balnode db verify-root`).
+//! - [`full_state_root`]: the from-scratch reference over the plain state, for tests and `verify-root`.
 //!
 //! ## Feature Flags
-//! None.
+//! - `test-utils`: `test_utils::MemoryState`, in-memory cursors for tests and benchmarks.
+//!
+//! [`TrieUpdates`]: balnode_storage_api::TrieUpdates
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
+pub mod cursor;
+mod hashed_state;
+mod prefix_set;
+mod proof;
+#[cfg(test)]
+mod proptests;
+mod state_root;
+#[cfg(any(test, feature = "test-utils"))]
+pub mod test_utils;
+mod verify;
+mod walk;
+
+pub use cursor::{
+    FromScratch, HashedCursor, HashedCursorFactory, MaybeTrieCursor, NoTrieCursor, StateCursors,
+    TrieCursor, TrieCursorFactory,
+};
+pub use hashed_state::{
+    ChangedKeys, HashedPostState, HashedPostStateCursorFactory, HashedStorage, OverlayCursor,
+    OverlayValue, PreparedKeys, prepare,
+};
+pub use prefix_set::PrefixSet;
+pub use proof::account_proof;
+pub use state_root::{Parallelism, StateRootOutput, parallel_state_root, state_root};
+pub use verify::{NodeMismatch, TrieCheck, TrieId, check_trie};
 
 use std::collections::BTreeMap;
 

@@ -8,15 +8,20 @@
 //! Good starting points:
 //! - [`StateProviderFactory`]: a state view at the head or after any stored block.
 //! - [`BlockWriter::commit_blocks`]: the one place where blocks become durable.
+//! - [`StateProofProvider`]: EIP-1186 account and storage proofs at the head or an earlier block.
 //!
 //! ## Feature Flags
 //! None.
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+use std::collections::BTreeMap;
+
 use balnode_primitives::{
-    Account, Address, B256, BlockBody, BlockHash, BlockNumber, Bytes, Header, ReceiptEnvelope,
-    StateChanges, StorageKey, StorageValue, TxEnvelope, TxHash,
+    Account, Address, B256, BlockBody, BlockHash, BlockNumber, Bytes, EMPTY_ROOT_HASH, Header,
+    KECCAK256_EMPTY, ReceiptEnvelope, StateChanges, StorageKey, StorageValue, TxEnvelope, TxHash,
+    U256,
+    trie::{BranchNodeCompact, Nibbles},
 };
 
 /// Provider result type.
@@ -207,6 +212,111 @@ pub struct BlockToCommit {
     pub block_access_list: Option<Bytes>,
     /// The block's state changes as post-values.
     pub state: StateChanges,
+    /// The trie nodes the block changes, computed with its state root (`balnode-trie`).
+    ///
+    /// With `Some`, the writer stores them as they are, trusting that they are the updates of exactly this
+    /// block on top of the store's head (or the previous block of the batch): the import path computes them
+    /// anyway to check the header's state root, so they are not computed twice. With `None` (genesis, tests,
+    /// any caller that did not compute the root) the writer computes them itself from the hashed state it
+    /// holds, on one thread.
+    pub trie_updates: Option<TrieUpdates>,
+}
+
+/// The branch nodes a block adds, changes and removes in the account trie and the storage tries.
+///
+/// Paths are nibble paths from the trie's root; a node maps to `None` when it is removed. Only the nodes that
+/// alloy-trie's `HashBuilder` keeps are stored (a branch with a hashed branch child, or a child stored
+/// itself), so small subtries are rebuilt from their leaves instead.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrieUpdates {
+    /// Nodes of the account trie.
+    pub account_nodes: BTreeMap<Nibbles, Option<BranchNodeCompact>>,
+    /// Nodes of the storage tries, by hashed address.
+    pub storage_tries: BTreeMap<B256, StorageTrieUpdates>,
+}
+
+impl TrieUpdates {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.account_nodes.is_empty() && self.storage_tries.is_empty()
+    }
+}
+
+/// The node changes of one storage trie.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageTrieUpdates {
+    /// Whether every stored node of the trie is removed before `nodes` apply (the storage was wiped).
+    pub wiped: bool,
+    /// Nodes added or changed (`Some`) and removed (`None`).
+    pub nodes: BTreeMap<Nibbles, Option<BranchNodeCompact>>,
+}
+
+/// The proof of one storage slot (EIP-1186 `storageProof` entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageProof {
+    /// The slot, as asked for (not hashed).
+    pub key: StorageKey,
+    /// Its value, zero when the slot is empty.
+    pub value: StorageValue,
+    /// The storage-trie nodes from the root down to the slot's leaf, or to where its path ends when it has
+    /// none (an exclusion proof), each RLP encoded.
+    pub proof: Vec<Bytes>,
+}
+
+/// An account with its storage proofs, the shape of `eth_getProof` (EIP-1186).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountProof {
+    /// The account asked for.
+    pub address: Address,
+    /// The account, `None` when it does not exist (the proof then shows its absence).
+    pub account: Option<Account>,
+    /// The root of the account's storage trie (the empty root for an account without storage or that does
+    /// not exist).
+    pub storage_root: B256,
+    /// The account-trie nodes from the state root down to the account's leaf, or to where its path ends.
+    pub account_proof: Vec<Bytes>,
+    /// One proof per slot asked for, in the order asked.
+    pub storage_proofs: Vec<StorageProof>,
+}
+
+impl AccountProof {
+    /// The balance as EIP-1186 reports it: zero for an account that does not exist.
+    pub fn balance(&self) -> U256 {
+        self.account.map_or(U256::ZERO, |account| account.balance)
+    }
+
+    /// The nonce as EIP-1186 reports it.
+    pub fn nonce(&self) -> u64 {
+        self.account.map_or(0, |account| account.nonce)
+    }
+
+    /// The code hash as EIP-1186 reports it: the hash of empty code for an account without code.
+    pub fn code_hash(&self) -> B256 {
+        self.account.map_or(KECCAK256_EMPTY, |account| account.code_hash())
+    }
+
+    /// The storage root as EIP-1186 reports it (`storageHash`).
+    pub fn storage_hash(&self) -> B256 {
+        if self.account.is_none() { EMPTY_ROOT_HASH } else { self.storage_root }
+    }
+}
+
+/// Merkle proofs of accounts and storage, for `eth_getProof`.
+///
+/// Implemented by the store over its hashed state and stored trie nodes; RPC reaches it through this trait
+/// only.
+#[auto_impl::auto_impl(&, Arc, Box)]
+pub trait StateProofProvider: Send + Sync {
+    /// The proof of `address` and of each of `slots` in the state after block `number`: the head, or any
+    /// earlier block the store still has change sets for.
+    ///
+    /// Fails with [`ProviderError::StateNotAvailable`] above the head.
+    fn proof(
+        &self,
+        number: BlockNumber,
+        address: Address,
+        slots: &[StorageKey],
+    ) -> ProviderResult<AccountProof>;
 }
 
 /// Commits blocks. Every path that produces blocks goes through here.

@@ -114,7 +114,7 @@ impl DatabaseEnv {
     }
 
     /// A read transaction on the current snapshot.
-    fn tx_ro(&self) -> ProviderResult<DbTx<RoSync>> {
+    pub(crate) fn tx_ro(&self) -> ProviderResult<DbTx<RoSync>> {
         let tx = self.inner.env.begin_ro_sync().map_err(database_error)?;
         Ok(DbTx::new(tx, self.inner.tables))
     }
@@ -164,8 +164,8 @@ mod tests {
         assert_eq!((found, expected), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
         assert_eq!(*path, dir.path().join("db"));
         let message = err.to_string();
-        assert!(message.contains("schema version 2"), "{message}");
-        assert!(message.contains("schema version 1"), "{message}");
+        assert!(message.contains(&format!("schema version {}", SCHEMA_VERSION + 1)), "{message}");
+        assert!(message.contains(&format!("schema version {SCHEMA_VERSION}")), "{message}");
         assert!(message.contains("re-create the datadir"), "{message}");
         assert_eq!(std::fs::read(&data_file).unwrap(), before, "a refused datadir was written to");
     }

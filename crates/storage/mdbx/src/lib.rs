@@ -5,12 +5,21 @@
 //! change sets and adds an entry per changed account and slot to history indexes, so the state after block `n`
 //! is one history seek plus one change-set lookup away, and an unwind puts the recorded values back.
 //!
+//! The head's state is also kept by hash (`HashedAccounts`, `HashedStorages`) beside the branch nodes of the
+//! Merkle tries (`AccountsTrie`, `StoragesTrie`), so that `balnode-trie` computes the next block's root by
+//! walking only the paths it changes ([`LatestStateProvider`] implements its cursor traits). The writer keeps
+//! these tables in step with plain state on every commit and unwind, and stores each block's trie updates in
+//! the block's write transaction. [`DatabaseEnv::verify_root`] checks them all against a full recompute, and
+//! the store answers EIP-1186 proofs at any block it has change sets for
+//! ([`StateProofProvider`](balnode_storage_api::StateProofProvider)).
+//!
 //! Good starting points:
 //! - [`DatabaseEnv::open`]: open (or create) the store of a datadir; then [`DatabaseEnv::chain_identity`] and
 //!   [`DatabaseEnv::check_genesis`] before writing, and the storage-api traits it implements.
 //! - [`ProviderRo`]: blocks, chain info and state read from one snapshot.
-//! - [`tables`]: every table with its key and value, and the byte layouts in [`models`] and [`Account`]'s
-//!   `Encode` impl.
+//! - [`tables`]: every table with its key and value, and the byte layouts in [`models`], [`trie_models`]
+//!   and [`Account`]'s `Encode` impl.
+//! - [`trie`]: the trie cursors over the tables, proofs and [`RootReport`].
 //!
 //! ## Feature Flags
 //! None.
@@ -28,6 +37,8 @@ pub mod models;
 mod provider;
 mod state;
 pub mod tables;
+pub mod trie;
+pub mod trie_models;
 mod tx;
 mod writer;
 
@@ -35,9 +46,10 @@ pub use env::DatabaseEnv;
 pub use error::StoreError;
 pub use provider::ProviderRo;
 pub use state::{HistoricalStateProvider, LatestStateProvider};
+pub use trie::RootReport;
 
 /// The version of the table layout and encodings, stored in the `Metadata` table by `init_genesis`.
 ///
 /// Raise it with any change to a table, key or value encoding: a datadir of another version is refused at
 /// open ([`StoreError::SchemaMismatch`]) instead of being misread.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;

@@ -41,6 +41,11 @@ impl LatestStateProvider {
     pub(crate) const fn new(tx: DbTx<RoSync>) -> Self {
         Self { tx }
     }
+
+    /// The read transaction.
+    pub(crate) const fn tx(&self) -> &DbTx<RoSync> {
+        &self.tx
+    }
 }
 
 impl AccountReader for LatestStateProvider {

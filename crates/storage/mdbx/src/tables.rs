@@ -3,6 +3,10 @@
 //! Block data is keyed by block number; state is kept "plain" (by address, not hashed) for the current head,
 //! with per-block change sets holding pre-values and history indexes pointing at them, so that state after any
 //! stored block can be read and any block can be unwound.
+//!
+//! The same state is kept a second time keyed by hashes (`HashedAccounts`, `HashedStorages`), in the order
+//! of the Merkle tries, beside the tries' branch nodes (`AccountsTrie`, `StoragesTrie`): the state root of the
+//! next block is computed from them by walking only the paths the block changes.
 
 use crate::{
     codec::{Decode, Encode},
@@ -10,9 +14,11 @@ use crate::{
         AccountChange, AccountHistoryKey, BlockAddress, MetadataKey, StorageEntry,
         StorageHistoryKey,
     },
+    trie_models::StorageTrieEntry,
 };
 use balnode_primitives::{
     Account, Address, B256, BlockBody, BlockNumber, Bytes, Header, ReceiptEnvelope, TxEnvelope,
+    trie::{BranchNodeCompact, Nibbles},
 };
 use balnode_storage_api::TxLocation;
 
@@ -112,6 +118,15 @@ tables! {
     StorageHistory: StorageHistoryKey => ();
     /// Schema version, chain identity and head.
     Metadata: MetadataKey => Bytes;
+    /// `keccak(address)` → the account at the head (compact): the account trie's leaves.
+    HashedAccounts: B256 => Account;
+    /// `keccak(address)` → its non-zero slots at the head as `keccak(slot)` and value, one duplicate per slot,
+    /// sorted by hashed slot: the storage tries' leaves.
+    HashedStorages: B256 => StorageEntry, dup B256;
+    /// Nibble path → the account trie's branch node there (only the nodes the hash builder keeps).
+    AccountsTrie: Nibbles => BranchNodeCompact;
+    /// `keccak(address)` → the branch nodes of its storage trie, each with its path, sorted by path.
+    StoragesTrie: B256 => StorageTrieEntry, dup Nibbles;
 }
 
 #[cfg(test)]

@@ -131,6 +131,24 @@ impl<'tx, K: TransactionKind, T: DupSort> TableCursor<'tx, K, T> {
         }
     }
 
+    /// Moves to the first value of `key` whose bytes are at or after `subkey`'s, if there is one.
+    pub(crate) fn seek_dup(
+        &mut self,
+        key: &T::Key,
+        subkey: &T::SubKey,
+    ) -> ProviderResult<Option<T::Value>> {
+        let (key, subkey) = (key.encode(), subkey.encode());
+        let value: Option<Cow<'tx, [u8]>> =
+            self.cursor.get_both_range(key.as_ref(), subkey.as_ref()).map_err(read_error)?;
+        value.map(|value| decode_value::<T>(key.as_ref(), &value)).transpose()
+    }
+
+    /// Moves to the next value of the current key, if there is one.
+    pub(crate) fn next_dup(&mut self) -> ProviderResult<Option<T::Value>> {
+        let entry: Option<RawEntry<'tx>> = self.cursor.next_dup().map_err(read_error)?;
+        entry.map(|(key, value)| decode_value::<T>(&key, &value)).transpose()
+    }
+
     /// Every value of `key`, in order.
     pub(crate) fn dups(&mut self, key: &T::Key) -> ProviderResult<Vec<T::Value>> {
         let key = key.encode();

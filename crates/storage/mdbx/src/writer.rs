@@ -4,6 +4,11 @@
 //! plain state and records it in the block's change set, with a history entry pointing at the block; an unwind
 //! puts those pre-values back. Everything a call does happens in one write transaction, so a failure (or a
 //! block that does not extend the head) leaves the store as it was.
+//!
+//! The hashed tables get the same changes, keyed by hash, and the trie tables the node updates of the block:
+//! those the caller computed with the state root ([`BlockToCommit::trie_updates`]), or else computed here from
+//! the parent's tables before they change. An unwind first computes, over the head's tables, the trie of the
+//! state it returns to (the values the change sets hold laid over them), then puts the values back.
 
 use crate::{
     codec::Encode,
@@ -13,15 +18,17 @@ use crate::{
     models::{AccountChange, AccountHistoryKey, BlockAddress, StorageEntry, StorageHistoryKey},
     tables::{
         AccountChangeSets, AccountHistory, BlockAccessLists, BlockBodies, Bytecodes,
-        CanonicalHashes, HeaderNumbers, Headers, PlainAccounts, PlainStorage, Receipts, Senders,
-        StorageChangeSets, StorageHistory, TxLookup,
+        CanonicalHashes, HashedStorages, HeaderNumbers, Headers, PlainAccounts, PlainStorage,
+        Receipts, Senders, StorageChangeSets, StorageHistory, TxLookup,
     },
+    trie::{revert_state, write_hashed_state, write_trie_updates},
     tx::DbTx,
 };
 use balnode_primitives::{
     Address, B256, BlockHash, BlockNumber, StateChanges, StorageChanges, U256,
 };
 use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderError, ProviderResult, TxLocation};
+use balnode_trie::HashedPostState;
 use signet_libmdbx::Rw;
 use std::collections::HashSet;
 use tracing::debug;
@@ -70,9 +77,24 @@ impl BlockWriter for DatabaseEnv {
         if target >= head {
             return Err(ProviderError::InvalidUnwind { target, head });
         }
+        // The trie of the state after `target`, computed over the head's tables before they change.
+        let mut reverts = revert_state(&tx, target, head)?;
+        // Rebuild the storage tries the unwound blocks touched from scratch: each is marked wiped and given
+        // its whole storage after `target`, so the walk cannot reuse a node of the head's storage trie that
+        // the restored storage does not have (a self-destruct in between changes their shape).
+        for (hashed_address, storage) in &mut reverts.storages {
+            for entry in tx.cursor::<HashedStorages>()?.dups(hashed_address)? {
+                storage.slots.entry(entry.slot).or_insert(entry.value);
+            }
+            storage.wiped = true;
+        }
+        let trie = balnode_trie::state_root(&tx, &reverts)?;
         for number in (target + 1..=head).rev() {
             unwind_block(&tx, number)?;
         }
+        write_hashed_state(&tx, &reverts)?;
+        write_trie_updates(&tx, &trie.updates)?;
+        debug!(target: "storage::mdbx", target, root = %trie.root, "Restored the trie");
         let target_hash =
             tx.get::<CanonicalHashes>(&target)?.ok_or(ProviderError::BlockNotFound(target))?;
         metadata::write_head(&tx, target, target_hash)?;
@@ -113,7 +135,19 @@ fn write_block(tx: &DbTx<Rw>, block: &BlockToCommit, record_changes: bool) -> Pr
         tx.put::<TxLookup>(transaction.tx_hash(), &TxLocation { block_number: number, index })?;
     }
     let changes = record_changes.then_some(number);
-    write_state(tx, &block.state, changes)
+    let hashed = HashedPostState::from_changes(&block.state);
+    // Computed before any table changes: the walk needs the parent's hashed state and trie.
+    let computed;
+    let trie_updates = match &block.trie_updates {
+        Some(updates) => updates,
+        None => {
+            computed = balnode_trie::state_root(tx, &hashed)?.updates;
+            &computed
+        }
+    };
+    write_state(tx, &block.state, changes)?;
+    write_hashed_state(tx, &hashed)?;
+    write_trie_updates(tx, trie_updates)
 }
 
 /// Applies `state` to plain state, recording pre-values under block `changes` when given.

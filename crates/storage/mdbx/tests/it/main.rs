@@ -5,6 +5,7 @@ mod blocks;
 mod concurrency;
 mod history;
 mod identity;
+mod trie;
 mod unwind;
 
 use balnode_primitives::{
@@ -42,6 +43,7 @@ fn block(parent: Option<&BlockToCommit>, state: StateChanges) -> BlockToCommit {
         receipts: vec![],
         block_access_list: None,
         state,
+        trie_updates: None,
     }
 }
 
@@ -194,6 +196,16 @@ impl Written {
         let latest = env.latest().unwrap();
         self.states.last().unwrap().check(&*latest, &self.universe, "latest");
     }
+}
+
+/// Checks that the hashed and trie tables agree with the plain state (the scenarios' headers carry no real
+/// state roots, so the header's root is not compared).
+fn check_tables(env: &DatabaseEnv, context: &str) {
+    let report = env.verify_root().unwrap();
+    assert_eq!(report.hashed_mismatch, None, "{context}");
+    assert_eq!(report.trie.first_mismatch, None, "{context}");
+    assert_eq!(report.trie.root, report.plain_root, "{context}");
+    assert_eq!(report.trie.stored_root, report.plain_root, "{context}");
 }
 
 /// Addresses used by the scenarios.

@@ -1,7 +1,8 @@
 //! Rejected batches, unwinds, and committing again after an unwind.
 
 use crate::{
-    ALICE, BOB, CAROL, Changes, DAVE, Universe, Written, block, eoa, scenario, slot, temp_store,
+    ALICE, BOB, CAROL, Changes, DAVE, Universe, Written, block, check_tables, eoa, scenario, slot,
+    temp_store,
 };
 use balnode_primitives::{B256, Bytes};
 use balnode_storage_api::{
@@ -89,10 +90,12 @@ fn unwind_restores_every_earlier_state_and_the_chain_commits_again() {
         check_head(&env, &blocks[target], &blocks);
         let kept = Written::new(blocks[..=target].to_vec(), Universe::of(&blocks));
         kept.check_states(&env);
+        check_tables(&env, &format!("unwound to {target}"));
 
         env.commit_blocks(blocks[target + 1..].to_vec()).unwrap();
         check_head(&env, blocks.last().unwrap(), &[]);
         written.check_states(&env);
+        check_tables(&env, &format!("committed again after unwinding to {target}"));
     }
 }
 
@@ -125,4 +128,5 @@ fn a_fork_commits_on_top_of_an_unwind() {
     Written::new(chain.clone(), universe).check_states(&env);
     check_head(&env, &fork4, &blocks);
     assert_eq!(env.header(blocks[3].hash).unwrap(), None);
+    check_tables(&env, "fork");
 }
