@@ -7,12 +7,12 @@ SHARED      ?= ../shared
 FIXTURES    ?= testing/fixtures
 NEXTEST_VERSION ?= 0.9.143
 KNOWN_FAILURES ?= crates/import/testdata/known-failures.txt
-# The Amsterdam bundle (eest-bal-v5.7.0-alpha-amsterdam) joins when the block-access-list work lands.
-BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1
+# The Amsterdam bundle runs under the chain spec's `bal-v5.7` profile (docs/AMSTERDAM.md).
+BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amsterdam
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: bench-import all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -54,6 +54,10 @@ conformance: nextest fixtures
 ## bench-import: import throughput (median Mgas/s of 5 runs) on the fixture chains hive-sync and rpc-compat.
 bench-import: build fixtures
 	scripts/bench-import.sh 5 hive-sync rpc-compat
+
+## bench-trie: incremental vs full state root on 1,000,000 accounts, and parallel storage roots at 2 threads vs 1.
+bench-trie:
+	$(CARGO) bench --locked -p balnode-trie
 
 fmt:
 	$(CARGO) fmt --all

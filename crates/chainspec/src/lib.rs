@@ -4,7 +4,7 @@
 //! `amsterdamTime` and `bpo1Time`..`bpo5Time`, `terminalTotalDifficulty`, `depositContractAddress`,
 //! `blobSchedule`, and `alloc` with code and storage), from a built-in name (`mainnet`, `dev`), or from the
 //! network name of a test suite. It answers which fork is active at a (number, timestamp), maps that to revm's
-//! [`SpecId`](revm_primitives::hardfork::SpecId) and to the header fields the fork requires, and builds the
+//! [`SpecId`] and to the header fields the fork requires, and builds the
 //! genesis header with its state root (computed with alloy-trie).
 //!
 //! Good starting points:
@@ -18,6 +18,7 @@
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod amsterdam;
 mod builtin;
 mod error;
 mod genesis;
@@ -27,6 +28,7 @@ mod test_network;
 
 pub use alloy_eips::eip7840::BlobParams;
 pub use alloy_genesis::{ChainConfig, Genesis, GenesisAccount};
+pub use amsterdam::AmsterdamProfile;
 pub use builtin::{
     DEV_ACCOUNT_BALANCE, DEV_ACCOUNT_COUNT, DEV_CHAIN_ID, DEV_GAS_LIMIT, DEV_MNEMONIC, DevAccount,
     chain_by_name_or_path, dev, dev_accounts, mainnet,

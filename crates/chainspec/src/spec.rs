@@ -11,7 +11,7 @@ use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use balnode_primitives::{Account, Block, BlockBody, StateChanges, StorageChanges};
 use revm_primitives::hardfork::SpecId;
 
-use crate::{BLOB_FORKS, ChainSpecError, ForkCondition, Hardfork, HardforkExt};
+use crate::{AmsterdamProfile, BLOB_FORKS, ChainSpecError, ForkCondition, Hardfork, HardforkExt};
 
 /// The keccak-256 hash of the RLP of an empty block access list (`0xc0`), the BAL hash of a block that
 /// touches nothing, and so of every Amsterdam genesis.
@@ -46,6 +46,8 @@ pub struct ChainSpec {
     blob_schedule: BTreeMap<Hardfork, BlobParams>,
     deposit_contract: Option<Address>,
     genesis: Genesis,
+    /// The version of the Amsterdam rules the chain follows.
+    amsterdam: AmsterdamProfile,
 }
 
 impl ChainSpec {
@@ -71,7 +73,20 @@ impl ChainSpec {
             forks,
             blob_schedule,
             genesis,
+            amsterdam: AmsterdamProfile::default(),
         })
+    }
+
+    /// The same chain following another version of the Amsterdam rules.
+    #[must_use]
+    pub const fn with_amsterdam_profile(mut self, profile: AmsterdamProfile) -> Self {
+        self.amsterdam = profile;
+        self
+    }
+
+    /// The version of the Amsterdam rules the chain follows ([`AmsterdamProfile::Latest`] unless set).
+    pub const fn amsterdam_profile(&self) -> AmsterdamProfile {
+        self.amsterdam
     }
 
     /// The chain id (EIP-155).

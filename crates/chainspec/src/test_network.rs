@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use alloy_genesis::Genesis;
 use alloy_primitives::U256;
 
-use crate::{ChainSpec, ChainSpecError, ForkCondition, Hardfork, HardforkExt, parse_fork_name};
+use crate::{
+    AmsterdamProfile, ChainSpec, ChainSpecError, ForkCondition, Hardfork, HardforkExt,
+    parse_fork_name,
+};
 
 impl ChainSpec {
     /// The spec of a test-suite network over `genesis` (its alloc and header fields; its `config.chainId` and
@@ -15,6 +18,8 @@ impl ChainSpec {
     /// (it is scheduled only by `HomesteadToDaoAt5`), and the bomb-only forks come with the fork after them
     /// (`Berlin` includes Muir Glacier, `London` does not include Arrow Glacier). A transition `AToBAtN` has
     /// the forks after `A` up to `B` at block `N`; `AToBAtTime15k` at timestamp 15,000.
+    ///
+    /// Amsterdam follows [`AmsterdamProfile::BalDevnetV5_7`], the rules of the Amsterdam tests we have.
     pub fn for_test_network(network: &str, genesis: Genesis) -> Result<Self, ChainSpecError> {
         let unknown = || ChainSpecError::UnknownNetwork(network.to_owned());
         let (from, transition) = match network.split_once("To") {
@@ -43,7 +48,9 @@ impl ChainSpec {
             };
             forks.insert(fork, condition);
         }
-        Self::from_schedule(genesis, forks)
+        // The only Amsterdam tests there are come from execution-spec-tests `bal@v5.7.0`.
+        Ok(Self::from_schedule(genesis, forks)?
+            .with_amsterdam_profile(AmsterdamProfile::BalDevnetV5_7))
     }
 }
 

@@ -4,20 +4,21 @@ use std::{borrow::Cow, sync::Arc};
 
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
-    block::BlockExecutor,
+    block::{BalIndexedDatabase, BlockExecutor},
     eth::{
-        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory,
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, EthTxResult,
         receipt_builder::AlloyReceiptBuilder, spec::EthExecutorSpec,
     },
 };
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
-use balnode_chainspec::{ChainSpec, Hardfork};
+use balnode_chainspec::{AmsterdamProfile, ChainSpec, Hardfork};
 use balnode_primitives::{
     Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges,
     consensus::{Eip658Value, transaction::Recovered},
     eips::{
         eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
         eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7685::Requests,
+        eip7928::BlockAccessList,
     },
 };
 use balnode_storage_api::{ProviderResult, StateProvider};
@@ -29,10 +30,12 @@ use revm::{
 use tracing::trace;
 
 use crate::{
-    ExecutionError,
+    ExecutionError, amsterdam,
+    bal::finish_block_access_list,
     changes::{changes_from_bundle, changes_from_cache},
     database::{DatabaseError, StateProviderDatabase},
     deposits::check_deposit_layouts,
+    evm::{BalnodeEvm, install_reservoir_refills},
 };
 
 /// What executing a block produced.
@@ -48,6 +51,9 @@ pub struct BlockExecutionOutput {
     pub requests: Requests,
     /// The post-values of everything the block changed.
     pub state: StateChanges,
+    /// The EIP-7928 block access list execution built: always for an Amsterdam block, and for an earlier
+    /// block when asked ([`execute_block_with_bal`]).
+    pub block_access_list: Option<BlockAccessList>,
 }
 
 /// Computes the state root of the parent state with some changes laid over it. Before Byzantium, every
@@ -60,6 +66,14 @@ struct ExecutorSpec(Arc<ChainSpec>);
 
 impl EthereumHardforks for ExecutorSpec {
     fn ethereum_fork_activation(&self, fork: EthereumHardfork) -> ForkCondition {
+        // alloy-evm's block executor asks about Amsterdam only for the EIP-8282 builder-request system calls,
+        // which came after `bal@v5.7.0`: under that profile they do not run. (The EVM's rules come from the
+        // `EvmEnv`, built from the unmodified spec.)
+        if fork == EthereumHardfork::Amsterdam
+            && self.0.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
+        {
+            return ForkCondition::Never;
+        }
         self.0.ethereum_fork_activation(fork)
     }
 }
@@ -78,6 +92,8 @@ impl EthExecutorSpec for ExecutorSpec {
 /// Runs alloy-evm's Ethereum block executor: the EIP-2935 and EIP-4788 system calls first, then each
 /// transaction, then withdrawals, block and ommer rewards, the DAO drain and the EIP-7002/7251 system calls
 /// and EIP-6110 deposits.
+///
+/// The block access list is built for Amsterdam blocks only; see [`execute_block_with_bal`].
 pub fn execute_block<P: StateProvider>(
     spec: &Arc<ChainSpec>,
     block: &Block,
@@ -85,7 +101,26 @@ pub fn execute_block<P: StateProvider>(
     state: P,
     intermediate_root: Option<IntermediateRoot<'_>>,
 ) -> Result<BlockExecutionOutput, ExecutionError> {
+    let amsterdam =
+        spec.is_active_at(Hardfork::Amsterdam, block.header.number, block.header.timestamp);
+    execute_block_with_bal(spec, block, senders, state, intermediate_root, amsterdam)
+}
+
+/// [`execute_block`], building the EIP-7928 block access list when `build_bal` is set (or the block is an
+/// Amsterdam block): index 0 for the pre-execution system calls, `i + 1` for transaction `i`, `n + 1` for
+/// withdrawals, rewards and the post-execution system calls. Before Amsterdam this is the list the block
+/// would have had (`balnode bal generate`).
+pub fn execute_block_with_bal<P: StateProvider>(
+    spec: &Arc<ChainSpec>,
+    block: &Block,
+    senders: &[Address],
+    state: P,
+    intermediate_root: Option<IntermediateRoot<'_>>,
+    build_bal: bool,
+) -> Result<BlockExecutionOutput, ExecutionError> {
     let header = &block.header;
+    let build_bal =
+        build_bal || spec.is_active_at(Hardfork::Amsterdam, header.number, header.timestamp);
     let body = &block.body;
     if senders.len() != body.transactions.len() {
         return Err(ExecutionError::SenderCount {
@@ -96,14 +131,26 @@ pub fn execute_block<P: StateProvider>(
     let db = State::builder()
         .with_database_ref(StateProviderDatabase(state))
         .with_bundle_update()
+        .with_bal_builder_if(build_bal)
         .build();
-    let env = EvmEnv::for_eth_block(
+    let mut env = EvmEnv::for_eth_block(
         header,
-        ExecutorSpec(spec.clone()),
+        &**spec,
         spec.chain_id(),
         spec.blob_params_at(header.timestamp),
     );
-    let evm = EthEvmFactory::default().create_evm(db, env);
+    amsterdam::configure(&mut env.cfg_env, spec.amsterdam_profile(), header.gas_limit);
+    let spec_id = env.cfg_env.spec;
+    let mut evm = EthEvmFactory::default().create_evm(db, env).into_inner();
+    for (opcode, gas) in amsterdam::static_gas_overrides(spec.amsterdam_profile(), spec_id) {
+        evm.instruction.gas_table_mut()[usize::from(*opcode)] = *gas;
+    }
+    let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
+        && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
+    if intrinsic_state_gas {
+        install_reservoir_refills(&mut evm.instruction);
+    }
+    let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
@@ -126,11 +173,17 @@ pub fn execute_block<P: StateProvider>(
         .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
     for (index, (transaction, sender)) in body.transactions.iter().zip(senders).enumerate() {
         let recovered = Recovered::new_unchecked(transaction, *sender);
-        executor.execute_transaction(recovered).map_err(|error| ExecutionError::Transaction {
-            index,
-            hash: *transaction.tx_hash(),
-            source: Box::new(error),
-        })?;
+        let traced = |result: &EthTxResult<_, _>| {
+            let gas = result.result.result.gas();
+            trace!(target: "exec::sequential", index, ?gas, success = result.result.result.is_success(), "Transaction result");
+        };
+        executor
+            .execute_transaction_with_index_and_result_closure(recovered, index, traced)
+            .map_err(|error| ExecutionError::Transaction {
+                index,
+                hash: *transaction.tx_hash(),
+                source: Box::new(error),
+            })?;
         if receipts_carry_roots {
             let root_of = intermediate_root.ok_or(ExecutionError::NoIntermediateRoot)?;
             let root = root_of(&changes_from_cache(&executor.evm().db().cache))?;
@@ -144,6 +197,9 @@ pub fn execute_block<P: StateProvider>(
         let contract = spec.deposit_contract().unwrap_or(MAINNET_DEPOSIT_CONTRACT_ADDRESS);
         check_deposit_layouts(contract, &executor.receipts)?;
     }
+    // Withdrawals, rewards and the post-execution system calls share the index after the last transaction.
+    let post_index = body.transactions.len() as u64 + 1;
+    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), post_index);
     let (evm, result) =
         executor.finish().map_err(|error| ExecutionError::PostExecution(Box::new(error)))?;
 
@@ -164,6 +220,9 @@ pub fn execute_block<P: StateProvider>(
             }
         }
     }
+    let block_access_list = db
+        .take_built_alloy_bal()
+        .map(|built| finish_block_access_list(built, block, spec.amsterdam_profile()));
     db.merge_transitions(BundleRetention::PlainState);
     Ok(BlockExecutionOutput {
         receipts: result.receipts,
@@ -171,6 +230,7 @@ pub fn execute_block<P: StateProvider>(
         blob_gas_used: result.blob_gas_used,
         requests: result.requests,
         state: changes_from_bundle(db.take_bundle()),
+        block_access_list,
     })
 }
 

@@ -16,16 +16,20 @@
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod amsterdam;
+mod bal;
 mod changes;
 mod database;
 mod deposits;
+mod evm;
 mod execute;
 
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
-pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block};
+pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
 
 use alloy_evm::block::BlockExecutionError;
+use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_primitives::TxHash;
 use balnode_storage_api::ProviderError;
 
@@ -77,4 +81,14 @@ pub enum ExecutionError {
     /// Reading state failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+}
+
+/// The largest contract code a block may deploy: EIP-170's 24 KiB, raised to 64 KiB by EIP-7954 in
+/// Amsterdam. A block access list's code changes are bounded by it too.
+pub fn max_code_size(spec: &ChainSpec, number: u64, timestamp: u64) -> usize {
+    if spec.is_active_at(Hardfork::Amsterdam, number, timestamp) {
+        revm::primitives::eip7954::MAX_CODE_SIZE
+    } else {
+        revm::primitives::eip170::MAX_CODE_SIZE
+    }
 }

@@ -98,8 +98,8 @@ impl BlockRecord {
 /// withdrawals. This follows geth: its `extblock` has the access list after the withdrawals, both
 /// `rlp:"optional"`, and Go's RLP encoder writes an unset optional field as its zero value (an empty list, for a
 /// slice) whenever a later optional field is set. (This is read from the Go encoding rules, not checked against a
-/// file geth wrote.) Reading such a record back gives `withdrawals: Some(empty)`. Every Amsterdam block has
-/// withdrawals, so this only matters for a block that carries a BAL outside its fork.
+/// file geth wrote.) Reading such a record back gives the block's withdrawals again: an empty element is read as
+/// none when the header has no withdrawals root (a block before Shanghai, in a `balnode bal generate` export).
 pub fn encode_record(block: &Block, block_access_list: Option<&[u8]>, out: &mut Vec<u8>) {
     let Some(bal) = block_access_list else {
         block.encode(out);
@@ -692,11 +692,19 @@ fn decode_record_at(
     let transactions = decode_transactions(items[1]).map_err(|e| (e, number))?;
     let ommers: Vec<Header> =
         decode_element(items[2], RecordElement::Ommers).map_err(|e| (e, number))?;
-    let withdrawals: Option<Withdrawals> = items
+    let mut withdrawals: Option<Withdrawals> = items
         .get(3)
         .map(|item| decode_element(item, RecordElement::Withdrawals))
         .transpose()
         .map_err(|e| (e, number))?;
+    // A record with a block access list has a withdrawals element even before Shanghai (see `encode_record`):
+    // an empty one stands for none when the header has no withdrawals root.
+    if items.len() == 5
+        && header.withdrawals_root.is_none()
+        && withdrawals.as_ref().is_some_and(|w| w.is_empty())
+    {
+        withdrawals = None;
+    }
     let (block_access_list, decoded_block_access_list) = match items.get(4) {
         Some(item) => {
             let decoded = decode_block_access_list(item).map_err(|e| (e, number))?;
@@ -989,7 +997,8 @@ mod tests {
         let blocks = vec![(block(9, None), Some(bal()))];
         let bytes = write_all(&blocks, false);
         let record = read_all(bytes.clone()).pop().unwrap().unwrap();
-        assert_eq!(record.block.body.withdrawals, Some(Withdrawals::default()));
+        // Written as an empty list, read back as none: the header has no withdrawals root.
+        assert_eq!(record.block.body.withdrawals, None);
         assert_eq!(record.block_access_list, Some(bal()));
         assert_eq!(record.encode(), bytes);
         assert_eq!(

@@ -13,12 +13,15 @@
 //! - [`init_genesis`]: the first block, written through the same writer.
 //! - [`import_files`] and [`export_blocks`]: block files in and out of a store.
 //! - [`runner::run_test`]: a blockchain test in a fresh store, through the import path.
+//! - [`generate_bals`] and [`inspect_file`]: block files in BAL form, and their statistics.
 //!
 //! ## Feature Flags
 //! None.
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod bal_check;
+mod bal_files;
 pub mod file;
 mod files;
 pub mod fixture;
@@ -26,6 +29,10 @@ mod genesis;
 mod pipeline;
 pub mod runner;
 
+pub use bal_check::BalCheckError;
+pub use bal_files::{
+    BalFileError, BlockBalStats, GenerateSummary, generate_bals, inspect_file, inspect_stored,
+};
 pub use files::{ExportError, FileImportError, ImportSummary, export_blocks, import_files};
 pub use genesis::{GenesisOutcome, genesis_to_commit, init_genesis};
 pub use pipeline::{ImportError, Imported, Importer};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_consensus::{AncestorHeaders, ConsensusError};
-use balnode_executor::{BlockExecutionOutput, ExecutionError, execute_block};
+use balnode_executor::{BlockExecutionOutput, ExecutionError, execute_block_with_bal};
 use balnode_primitives::{
     Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
     consensus::transaction::SignerRecoverable, keccak256,
@@ -18,9 +18,11 @@ use balnode_storage_api::{
     ProviderError,
 };
 use balnode_storage_mdbx::DatabaseEnv;
-use balnode_trie::full_state_root;
+use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
 use rayon::prelude::*;
 use tracing::debug;
+
+use crate::bal_check::{self, BalCheckError};
 
 /// The store's canonical chain as the ommer rules read it. A read that fails counts as an unknown block: the
 /// ommer rules then reject the block rather than accept it unchecked.
@@ -118,6 +120,18 @@ pub enum ImportError {
         /// The hash of the list carried.
         got: B256,
     },
+    /// The block access list is malformed, or differs from the one execution built.
+    #[error("block {number} ({hash}): {source}")]
+    BlockAccessList {
+        /// The block's number.
+        number: BlockNumber,
+        /// The block's hash.
+        hash: BlockHash,
+        /// What is wrong with it (boxed: a structure error names slots and values, and this is the cold
+        /// path).
+        #[source]
+        source: Box<BalCheckError>,
+    },
     /// The store failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -150,12 +164,23 @@ pub enum Imported {
 pub struct Importer {
     spec: Arc<ChainSpec>,
     store: DatabaseEnv,
+    /// Build (and store) a block access list for every block, not only Amsterdam ones.
+    generate_bals: bool,
 }
 
 impl Importer {
     /// An importer for the chain `spec` into `store`, which must hold that chain's genesis.
     pub const fn new(spec: Arc<ChainSpec>, store: DatabaseEnv) -> Self {
-        Self { spec, store }
+        Self { spec, store, generate_bals: false }
+    }
+
+    /// An importer that builds and stores the block access list of every block, whatever its fork: what
+    /// `balnode bal generate` exports. (Amsterdam blocks always get theirs, and a list that came with a block
+    /// is always checked against the one execution builds.)
+    #[must_use]
+    pub const fn generating_bals(mut self) -> Self {
+        self.generate_bals = true;
+        self
     }
 
     /// The store.
@@ -228,26 +253,54 @@ impl Importer {
             &StoreAncestors(&self.store),
         )
         .map_err(invalid)?;
-        if let Some(list) = block_access_list {
-            let got = keccak256(list);
-            if header.block_access_list_hash != Some(got) {
-                return Err(ImportError::BlockAccessListHash {
-                    number,
-                    hash,
-                    expected: header.block_access_list_hash,
-                    got,
-                });
+        let amsterdam = spec.is_active_at(Hardfork::Amsterdam, number, header.timestamp);
+        let bal_error =
+            |source| ImportError::BlockAccessList { number, hash, source: Box::new(source) };
+        let carried = match block_access_list {
+            Some(list) => {
+                // Before Amsterdam the header has no hash: the list is checked against the built one.
+                let got = keccak256(list);
+                if amsterdam && header.block_access_list_hash != Some(got) {
+                    return Err(ImportError::BlockAccessListHash {
+                        number,
+                        hash,
+                        expected: header.block_access_list_hash,
+                        got,
+                    });
+                }
+                Some((list, bal_check::check_carried(spec, block, list).map_err(bal_error)?))
             }
-        }
+            None => None,
+        };
 
         let senders = self.recover_senders(block, hash)?;
         // One snapshot of the parent state serves execution and the state roots.
         let latest = self.store.provider()?.into_latest()?;
-        let intermediate_root = |changes: &_| full_state_root(&latest, changes);
-        let output: BlockExecutionOutput =
-            execute_block(spec, block, &senders, &latest, Some(&intermediate_root)).map_err(
-                |source| ImportError::Execution { number, hash, source: Box::new(source) },
-            )?;
+        // Pre-Byzantium receipts: the incremental root over the parent's trie, nothing persisted.
+        let intermediate_root = |changes: &_| {
+            let hashed = HashedPostState::from_changes(changes);
+            Ok(parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?.root)
+        };
+        let output: BlockExecutionOutput = execute_block_with_bal(
+            spec,
+            block,
+            &senders,
+            &latest,
+            Some(&intermediate_root),
+            self.generate_bals || carried.is_some(),
+        )
+        .map_err(|source| ImportError::Execution {
+            number,
+            hash,
+            source: Box::new(source),
+        })?;
+        let block_access_list = match &output.block_access_list {
+            Some(built) => Some(
+                bal_check::check_built(spec, block, built, carried.as_ref().map(|(r, l)| (*r, l)))
+                    .map_err(bal_error)?,
+            ),
+            None => None,
+        };
 
         let requests_hash = spec
             .is_active_at(Hardfork::Prague, number, header.timestamp)
@@ -259,7 +312,11 @@ impl Importer {
             requests_hash,
         )
         .map_err(invalid)?;
-        let state_root = full_state_root(&latest, &output.state)?;
+        // The incremental root over the parent's hashed state and trie; its node updates are committed with
+        // the block, in the same write transaction.
+        let hashed = HashedPostState::from_changes(&output.state);
+        let trie = parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?;
+        let state_root = trie.root;
         if state_root != header.state_root {
             return Err(ImportError::StateRoot {
                 number,
@@ -275,8 +332,9 @@ impl Importer {
             body: block.body.clone(),
             senders,
             receipts: output.receipts,
-            block_access_list: block_access_list.cloned(),
+            block_access_list,
             state: output.state,
+            trie_updates: Some(trie.updates),
         })
     }
 

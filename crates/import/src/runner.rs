@@ -123,7 +123,9 @@ fn different_reason(error: &ImportError, expected: &str) -> Option<String> {
     }
     let transaction_error_expected =
         expected.split('|').all(|name| name.trim().starts_with("TransactionException."));
-    if matches!(source, ConsensusError::TransactionsRootMismatch { .. }) && transaction_error_expected {
+    if matches!(source, ConsensusError::TransactionsRootMismatch { .. })
+        && transaction_error_expected
+    {
         return None;
     }
     Some(source.to_string())

@@ -152,9 +152,10 @@ fn records_with_block_access_lists_round_trip() {
             assert_eq!(got.block_access_list.as_ref(), Some(&bal(i)));
             assert_eq!(got.block.header, want.block.header);
             assert_eq!(got.block.body.transactions, want.block.body.transactions);
-            // Pre-Shanghai blocks gain an empty withdrawals element, as geth writes it.
-            let withdrawals = want.block.body.withdrawals.clone().unwrap_or_default();
-            assert_eq!(got.block.body.withdrawals, Some(withdrawals));
+            // Pre-Shanghai blocks are written with an empty withdrawals element, as geth writes it, and read
+            // back without withdrawals (their header has no withdrawals root): the block is the same.
+            assert_eq!(got.block.body.withdrawals, want.block.body.withdrawals);
+            assert_eq!(got.block, want.block);
             assert_eq!(decode_record(&got.encode()).unwrap().block_access_list, Some(bal(i)));
         }
     }
@@ -299,8 +300,9 @@ proptest! {
     fn random_damage_to_a_gzip_file(cut in any::<prop::sample::Index>(), position in any::<prop::sample::Index>(), mask in 1u8..) {
         let (bytes, records) = small_file();
         let compressed = gzip(&bytes);
-        // Cut anywhere short of the end: the gzip trailer is missing, so it is always an error.
-        let cut = cut.index(compressed.len());
+        // Cut anywhere short of the end: the gzip trailer is missing, so it is always an error. (A cut at 0
+        // leaves an empty file, which is no longer gzip and holds no records: that is valid.)
+        let cut = 1 + cut.index(compressed.len() - 1);
         let (read_back, error) = read(&compressed[..cut]);
         prop_assert!(error.is_some(), "gzip cut at {cut} went unnoticed");
         prop_assert_eq!(&read_back[..], &records[..read_back.len()]);

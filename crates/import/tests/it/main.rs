@@ -1,5 +1,6 @@
 //! Integration tests of balnode-import: block files and blockchain-test fixtures.
 
+mod bal;
 mod chains;
 mod file;
 mod fixture;

@@ -1,0 +1,377 @@
+//! The EVM the block executor drives: revm's mainnet EVM, run by our handler where a profile's Amsterdam
+//! rules differ from revm's.
+//!
+//! `bal@v5.7.0`'s EIP-8037 charges the state gas of a creation transaction's new account and of each
+//! EIP-7702 authorization (a new account plus a delegation indicator) as *intrinsic* state gas, and gives
+//! back the new-account part of an authorization whose authority already exists to the state-gas
+//! reservoir: the receipt's gas goes down, the block's state gas stays at the worst case. revm 43 (with
+//! EIP-2780) charges these at run time instead; without EIP-2780 it charges no state gas for them at all.
+//! [`IntrinsicStateGasHandler`] overrides the two handler steps concerned, through revm's `Handler` trait.
+//!
+//! The handler also settles a failed transaction frame the `bal@v5.7.0` way (all the state gas the frame
+//! charged goes back to the reservoir, and so to the sender; revm refills the part drawn from regular gas to
+//! regular gas, which an exceptional halt consumes), and gives back the state gas of accounts created and
+//! destroyed in the transaction.
+//!
+//! Inside the frames, [`install_reservoir_refills`] replaces the state-gas-charging instructions in revm's
+//! instruction table: refills go to the reservoir rather than LIFO into regular gas, and `CREATE` charges the
+//! new account's state gas upfront, before the new address is read, whatever the destination. Refills made
+//! in revm's own frame handling keep revm's rule: changing those would need our own frame type.
+
+use alloy_evm::{Database, Evm, EvmEnv, eth::EthEvmContext, precompiles::PrecompilesMap};
+use balnode_primitives::{Address, Bytes};
+use revm::{
+    Context, ExecuteEvm, SystemCallEvm,
+    bytecode::opcode,
+    context::{
+        BlockEnv, CfgEnv, ContextSetters, ContextTr, Evm as RevmEvm, JournalTr, Transaction, TxEnv,
+        result::{EVMError, HaltReason, InvalidTransaction, ResultAndState, ResultGas},
+    },
+    context_interface::{
+        Cfg,
+        cfg::gas_params::{GasId, GasParams},
+        transaction::TransactionType,
+    },
+    handler::{
+        EthFrame, EvmTr, EvmTrError, FrameResult, FrameTr, Handler, MainnetHandler,
+        instructions::EthInstructions, pre_execution,
+    },
+    inspector::NoOpInspector,
+    interpreter::{
+        GasTracker, InitialAndFloorGas, Instruction, InstructionContext, InstructionExecResult,
+        InstructionResult, InterpreterAction, instructions, interpreter::EthInterpreter,
+        interpreter_action::FrameInit, interpreter_action::FrameInput,
+        interpreter_types::LoopControl,
+    },
+    primitives::hardfork::SpecId,
+    state::EvmState,
+};
+
+/// revm's mainnet EVM over an alloy-evm context.
+type Inner<DB> = RevmEvm<
+    EthEvmContext<DB>,
+    NoOpInspector,
+    EthInstructions<EthInterpreter, EthEvmContext<DB>>,
+    PrecompilesMap,
+    EthFrame,
+>;
+
+/// The block executor's EVM: revm's, with [`IntrinsicStateGasHandler`] when the profile asks for it.
+pub(crate) struct BalnodeEvm<DB: Database> {
+    inner: Inner<DB>,
+    /// Run transactions with [`IntrinsicStateGasHandler`] rather than revm's mainnet handler.
+    intrinsic_state_gas: bool,
+}
+
+impl<DB: Database> BalnodeEvm<DB> {
+    pub(crate) const fn new(inner: Inner<DB>, intrinsic_state_gas: bool) -> Self {
+        Self { inner, intrinsic_state_gas }
+    }
+}
+
+impl<DB: Database> std::fmt::Debug for BalnodeEvm<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BalnodeEvm")
+            .field("intrinsic_state_gas", &self.intrinsic_state_gas)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<DB: Database> Evm for BalnodeEvm<DB> {
+    type DB = DB;
+    type Tx = TxEnv;
+    type Error = EVMError<DB::Error>;
+    type HaltReason = HaltReason;
+    type Spec = SpecId;
+    type BlockEnv = BlockEnv;
+    type Precompiles = PrecompilesMap;
+    type Inspector = NoOpInspector;
+
+    fn block(&self) -> &BlockEnv {
+        &self.inner.ctx.block
+    }
+
+    fn cfg_env(&self) -> &CfgEnv<SpecId> {
+        &self.inner.ctx.cfg
+    }
+
+    fn chain_id(&self) -> u64 {
+        self.inner.ctx.cfg.chain_id
+    }
+
+    fn transact_raw(&mut self, tx: TxEnv) -> Result<ResultAndState<HaltReason>, Self::Error> {
+        if !self.intrinsic_state_gas {
+            return self.inner.transact(tx);
+        }
+        self.inner.ctx.set_tx(tx);
+        let result = IntrinsicStateGasHandler::default().run(&mut self.inner);
+        // As revm's own `transact`: the journal is finalised (cleared) whatever the outcome.
+        let state = self.inner.finalize();
+        result.map(|result| ResultAndState::new(result, state))
+    }
+
+    fn transact_system_call(
+        &mut self,
+        caller: Address,
+        contract: Address,
+        data: Bytes,
+    ) -> Result<ResultAndState<HaltReason>, Self::Error> {
+        self.inner.system_call_with_caller(caller, contract, data)
+    }
+
+    fn finish(self) -> (DB, EvmEnv<SpecId>) {
+        let Context { block: block_env, cfg: cfg_env, journaled_state, .. } = self.inner.ctx;
+        (journaled_state.database, EvmEnv { block_env, cfg_env })
+    }
+
+    fn set_inspector_enabled(&mut self, _enabled: bool) {
+        // Block execution never inspects; the inspector is a no-op.
+    }
+
+    fn components(&self) -> (&DB, &NoOpInspector, &PrecompilesMap) {
+        (&self.inner.ctx.journaled_state.database, &self.inner.inspector, &self.inner.precompiles)
+    }
+
+    fn components_mut(&mut self) -> (&mut DB, &mut NoOpInspector, &mut PrecompilesMap) {
+        (
+            &mut self.inner.ctx.journaled_state.database,
+            &mut self.inner.inspector,
+            &mut self.inner.precompiles,
+        )
+    }
+}
+
+/// Defines an instruction that runs revm's and then forgets how much of the state gas charged so far in the
+/// frame came from regular gas, so that refills (a failed child, a storage restoration) and the frame's own
+/// rollback put it back into the reservoir: `bal@v5.7.0`'s rule, where revm refills LIFO into regular gas.
+macro_rules! refilling_the_reservoir {
+    ($(#[$doc:meta])* $name:ident => $inner:path) => {
+        $(#[$doc])*
+        fn $name<DB: Database>(
+            context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+        ) -> InstructionExecResult {
+            let InstructionContext { interpreter, host } = context;
+            let result = $inner(InstructionContext { interpreter: &mut *interpreter, host: &mut *host });
+            interpreter.gas.tracker_mut().set_state_gas_spilled(0);
+            result
+        }
+    };
+}
+
+refilling_the_reservoir!(
+    /// `SSTORE`: a slot set from zero.
+    sstore => instructions::host::sstore::<EthInterpreter, EthEvmContext<DB>>
+);
+refilling_the_reservoir!(
+    /// `CALL`: value to a new account.
+    call => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, EthEvmContext<DB>>
+);
+
+/// `CREATE`/`CREATE2` the `bal@v5.7.0` way: the new account's state gas is part of the upfront cost, so a frame
+/// that cannot pay it runs out of gas before the new address is read (and so before it enters the block
+/// access list). revm reads the address first; this checks the upfront cost, state gas included, before
+/// handing over to revm's instruction.
+fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
+    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let state_gas = context.host.cfg.gas_params.create_state_gas();
+    if let Some(upfront) = create_upfront_regular_gas::<IS_CREATE2, DB>(&context) {
+        let gas = context.interpreter.gas.tracker_mut();
+        let from_regular = state_gas.saturating_sub(gas.reservoir());
+        if gas.remaining() >= upfront && gas.remaining() - upfront < from_regular {
+            return Err(InstructionResult::OutOfGas);
+        }
+    }
+    let InstructionContext { interpreter, host } = context;
+    let inner = InstructionContext { interpreter: &mut *interpreter, host: &mut *host };
+    let result = if IS_CREATE2 {
+        instructions::contract::create::<true, EthInterpreter, EthEvmContext<DB>>(inner)
+    } else {
+        instructions::contract::create::<false, EthInterpreter, EthEvmContext<DB>>(inner)
+    };
+    // revm charges nothing for a destination that exists (an address collision, or an address holding only a
+    // balance); `bal@v5.7.0` charges whatever the destination, before the gas is forwarded, and gives it back
+    // when the creation fails. Take back the forwarded gas, charge, forward 63/64 of what is left.
+    let gas = interpreter.gas.tracker_mut();
+    if let Some(InterpreterAction::NewFrame(FrameInput::Create(inputs))) =
+        interpreter.bytecode.action()
+        && !inputs.charged_create_state_gas()
+    {
+        gas.erase_cost(inputs.gas_limit());
+        if !gas.record_state_cost(state_gas) {
+            *interpreter.bytecode.action() = None;
+            return Err(InstructionResult::OutOfGas);
+        }
+        let forwarded = host.cfg.gas_params.call_stipend_reduction(gas.remaining());
+        // 63/64 of what remains: always affordable.
+        let _ = gas.record_regular_cost(forwarded);
+        inputs.set_gas_limit(forwarded);
+        inputs.set_reservoir(gas.reservoir());
+        inputs.set_charged_create_state_gas(true);
+    }
+    gas.set_state_gas_spilled(0);
+    result
+}
+
+/// The regular gas `CREATE`/`CREATE2` charges before it reads the new address: the base cost, the initcode
+/// words (and their hashing for `CREATE2`) and the memory expansion. `None` when the stack or the sizes are
+/// such that revm's instruction fails on its own.
+fn create_upfront_regular_gas<const IS_CREATE2: bool, DB: Database>(
+    context: &InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+) -> Option<u64> {
+    let stack = &context.interpreter.stack;
+    let (offset, len) = (stack.peek(1).ok()?, stack.peek(2).ok()?);
+    let len = usize::try_from(len).ok()?;
+    let params = &context.host.cfg.gas_params;
+    let mut gas = if IS_CREATE2 { params.create2_cost(len) } else { params.create_cost() };
+    if len != 0 {
+        let offset = usize::try_from(offset).ok()?;
+        gas += params.initcode_cost(len);
+        let words = offset.checked_add(len)?.div_ceil(32);
+        let memory = context.interpreter.gas.memory();
+        if words > memory.words_num {
+            gas += params.memory_cost(words).saturating_sub(memory.expansion_cost);
+        }
+    }
+    Some(gas)
+}
+refilling_the_reservoir!(
+    /// `SELFDESTRUCT`: a new beneficiary.
+    selfdestruct => instructions::host::selfdestruct::<EthInterpreter, EthEvmContext<DB>>
+);
+
+/// Installs the state-gas-charging instructions of `bal@v5.7.0` (see [`refilling_the_reservoir!`]).
+pub(crate) fn install_reservoir_refills<DB: Database>(
+    instructions: &mut EthInstructions<EthInterpreter, EthEvmContext<DB>>,
+) {
+    let table = instructions.instruction_table_mut();
+    table[usize::from(opcode::SSTORE)] = Instruction::new(sstore::<DB>);
+    table[usize::from(opcode::CALL)] = Instruction::new(call::<DB>);
+    table[usize::from(opcode::CREATE)] = Instruction::new(create_charging_upfront::<false, DB>);
+    table[usize::from(opcode::CREATE2)] = Instruction::new(create_charging_upfront::<true, DB>);
+    table[usize::from(opcode::SELFDESTRUCT)] = Instruction::new(selfdestruct::<DB>);
+}
+
+/// revm's mainnet handler with `bal@v5.7.0`'s intrinsic state gas (see the module docs).
+#[derive(Debug)]
+pub(crate) struct IntrinsicStateGasHandler<EVM, ERROR, FRAME> {
+    mainnet: MainnetHandler<EVM, ERROR, FRAME>,
+}
+
+impl<EVM, ERROR, FRAME> Default for IntrinsicStateGasHandler<EVM, ERROR, FRAME> {
+    fn default() -> Self {
+        Self { mainnet: MainnetHandler::default() }
+    }
+}
+
+/// The intrinsic state gas of a transaction: a new account for a creation, a new account and a delegation
+/// indicator for each authorization.
+fn intrinsic_state_gas(params: &GasParams, is_create: bool, authorizations: u64) -> u64 {
+    let new_account = params.new_account_state_gas();
+    let creation = if is_create { new_account } else { 0 };
+    creation + authorizations * (new_account + params.tx_eip7702_state_gas_bytecode())
+}
+
+impl<EVM, ERROR, FRAME> Handler for IntrinsicStateGasHandler<EVM, ERROR, FRAME>
+where
+    EVM: EvmTr<Context: ContextTr<Journal: JournalTr<State = EvmState>>, Frame = FRAME>,
+    ERROR: EvmTrError<EVM>,
+    FRAME: FrameTr<FrameResult = FrameResult, FrameInit = FrameInit>,
+{
+    type Evm = EVM;
+    type Error = ERROR;
+    type HaltReason = HaltReason;
+
+    fn validate_initial_tx_gas(&self, evm: &mut EVM) -> Result<InitialAndFloorGas, ERROR> {
+        let mut gas = self.mainnet.validate_initial_tx_gas(evm)?;
+        let ctx = evm.ctx_ref();
+        let tx = ctx.tx();
+        let state_gas = intrinsic_state_gas(
+            ctx.cfg().gas_params(),
+            tx.kind().is_create(),
+            tx.authorization_list_len() as u64,
+        );
+        gas.set_initial_state_gas(state_gas);
+        if gas.initial_total_gas() > tx.gas_limit() {
+            return Err(InvalidTransaction::CallGasCostMoreThanGasLimit {
+                gas_limit: tx.gas_limit(),
+                initial_gas: gas.initial_total_gas(),
+            }
+            .into());
+        }
+        Ok(gas)
+    }
+
+    fn apply_eip7702_auth_list(
+        &self,
+        evm: &mut EVM,
+        gas: &mut GasTracker,
+    ) -> Result<Option<u64>, ERROR> {
+        let ctx = evm.ctx_mut();
+        if ctx.tx().tx_type() != TransactionType::Eip7702 {
+            return Ok(Some(0));
+        }
+        let chain_id = ctx.cfg().chain_id();
+        let refund = ctx.cfg().gas_params().new_account_state_gas();
+        let (tx, journal) = ctx.tx_journal_mut();
+        let existing =
+            pre_execution::apply_auth_list::<_, ERROR>(chain_id, tx.authorization_list(), journal)?;
+        // An authority that exists needs no new account: its share goes back to the reservoir. The block's
+        // state gas keeps it (the intrinsic charge is what the block counts).
+        gas.set_reservoir(gas.reservoir() + existing * refund);
+        Ok(Some(0))
+    }
+
+    fn last_frame_result(
+        &mut self,
+        evm: &mut EVM,
+        frame_result: &mut FrameResult,
+        parent_gas: &mut GasTracker,
+    ) -> Result<(), ERROR> {
+        // When the transaction's frame fails, `bal@v5.7.0` gives all the state gas it charged back to the
+        // reservoir, which the sender gets back; revm (the later rule) refills the part drawn from regular gas
+        // to regular gas, which an exceptional halt then consumes. Forgetting the spill makes revm's rollback
+        // put everything into the reservoir.
+        if !frame_result.instruction_result().is_ok() {
+            frame_result.gas_mut().tracker_mut().set_state_gas_spilled(0);
+        }
+        self.mainnet.last_frame_result(evm, frame_result, parent_gas)
+    }
+
+    fn post_execution(
+        &self,
+        evm: &mut EVM,
+        exec_result: &mut FrameResult,
+        init_and_floor_gas: InitialAndFloorGas,
+        eip7702_gas_refund: i64,
+    ) -> Result<ResultGas, ERROR> {
+        // An account created and destroyed in this transaction leaves no state behind: `bal@v5.7.0` gives back
+        // the state gas of its creation, its code and the slots it set (revm, following the later EIP text,
+        // does not).
+        let refill = destroyed_state_gas(
+            evm.ctx_ref().cfg().gas_params(),
+            evm.ctx_ref().journal_ref().evm_state(),
+        );
+        if refill > 0 {
+            exec_result.gas_mut().tracker_mut().refill_reservoir(refill);
+        }
+        self.mainnet.post_execution(evm, exec_result, init_and_floor_gas, eip7702_gas_refund)
+    }
+}
+
+/// The state gas charged for the accounts created and destroyed within the transaction: a new account each,
+/// a byte of code deposit for each byte of their code, and a slot set for each slot they hold.
+fn destroyed_state_gas(params: &GasParams, state: &EvmState) -> u64 {
+    state
+        .values()
+        .filter(|account| account.is_created() && account.is_selfdestructed())
+        .map(|account| {
+            let code = account.info.code.as_ref().map_or(0, |code| code.original_bytes().len());
+            let slots =
+                account.storage.values().filter(|slot| !slot.present_value.is_zero()).count();
+            params.new_account_state_gas()
+                + params.code_deposit_state_gas(code)
+                + slots as u64 * params.get(GasId::sstore_set_state_gas())
+        })
+        .sum()
+}
