@@ -12,6 +12,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod bal_cmd;
+
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
 use balnode_import::{
     GenesisOutcome, Imported, Importer, export_blocks,
@@ -96,6 +98,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         known_failures: Option<PathBuf>,
     },
+    /// Inspect and check a datadir.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Block access lists (EIP-7928): generate them for a chain's blocks, inspect them.
+    Bal {
+        #[command(subcommand)]
+        command: bal_cmd::BalCommand,
+    },
     /// Run the node.
     Node {
         /// Run a single-node development chain (the built-in `dev` chain, its funded accounts printed).
@@ -153,6 +165,8 @@ fn run(cli: Cli) -> eyre::Result<()> {
                 eyre::bail!("some blockchain tests failed");
             }
         }
+        Command::Db { command: DbCommand::VerifyRoot { datadir } } => verify_root(&datadir)?,
+        Command::Bal { command } => bal_cmd::run(command)?,
         Command::Node { dev: is_dev, datadir } => {
             eyre::ensure!(is_dev, "only `balnode node --dev` exists so far: pass --dev");
             node_dev(&datadir)?;
@@ -342,6 +356,49 @@ fn test_fixtures(
     }
     println!("{total}");
     Ok(total.failed == 0)
+}
+
+/// `balnode db` subcommands.
+#[derive(Debug, Subcommand)]
+enum DbCommand {
+    /// Recompute the head's state root from scratch (over the plain state and over the hashed state) and
+    /// compare it with the head's header and the stored trie, node by node; report the first entry or trie
+    /// path that differs.
+    VerifyRoot {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+    },
+}
+
+/// Checks the head's state root four ways and prints what agrees; fails naming the first difference.
+fn verify_root(datadir: &Path) -> eyre::Result<()> {
+    let store = open_existing(datadir)?;
+    let started = Instant::now();
+    let report = store.verify_root()?;
+    println!("head block:                 {}", report.head_number);
+    println!("header state root:          {}", report.header_root);
+    println!("root of the plain state:    {}", report.plain_root);
+    println!("root of the hashed state:   {}", report.trie.root);
+    println!("root of the stored trie:    {}", report.trie.stored_root);
+    println!(
+        "accounts: {}, stored trie nodes compared: {}",
+        report.trie.accounts, report.trie.nodes
+    );
+    info!(target: "balnode::db", elapsed = ?started.elapsed(), "Verified the state root");
+    if let Some(mismatch) = &report.hashed_mismatch {
+        println!("first difference of the hashed tables: {mismatch}");
+    }
+    if let Some(mismatch) = &report.trie.first_mismatch {
+        println!("first differing trie path: {mismatch}");
+    }
+    eyre::ensure!(
+        report.is_consistent(),
+        "the stored state of {} is inconsistent (see above): re-import the chain into a fresh datadir",
+        datadir.display()
+    );
+    println!("ok: every root agrees");
+    Ok(())
 }
 
 /// Prepares the dev datadir and prints what a developer needs to use it.

@@ -165,3 +165,18 @@ fn import_survives_sigkill() {
     assert_eq!(stdout.trim(), HEAD, "seed {seed}, heads after kills: {heads:?}");
     assert_eq!(head_and_root_check(&datadir), (54, true));
 }
+
+#[test]
+fn verify_root_agrees_after_an_import() {
+    let (_dir, datadir) = datadir();
+    let (ok, _, stderr) = import(&datadir, &chain());
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = balnode(&["db", "verify-root", "--datadir", &datadir]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("head block:                 54"), "{stdout}");
+    assert!(stdout.contains("ok: every root agrees"), "{stdout}");
+
+    let (ok, _, stderr) = balnode(&["db", "verify-root", "--datadir", "/nonexistent/balnode"]);
+    assert!(!ok);
+    assert!(stderr.contains("is not a datadir"), "{stderr}");
+}

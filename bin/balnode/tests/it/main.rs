@@ -1,5 +1,6 @@
 //! End-to-end tests of the `balnode` command line, run as a user would run it.
 
+mod bal;
 mod import;
 
 use std::{path::Path, process::Command};
