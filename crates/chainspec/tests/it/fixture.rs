@@ -110,13 +110,3 @@ impl GenesisCase {
         self.genesis_block_header.hash
     }
 }
-
-/// Every test case of a blockchain-test JSON file that has a genesis; other top-level keys are ignored.
-pub(crate) fn cases_of(json: &str) -> Result<Vec<(String, GenesisCase)>, serde_json::Error> {
-    let tests: BTreeMap<String, serde_json::Value> = serde_json::from_str(json)?;
-    tests
-        .into_iter()
-        .filter(|(_, test)| test.get("genesisBlockHeader").is_some())
-        .map(|(name, test)| Ok((name, serde_json::from_value(test)?)))
-        .collect()
-}

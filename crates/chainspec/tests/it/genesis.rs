@@ -13,7 +13,7 @@ fn testdata(path: &str) -> PathBuf {
 }
 
 /// The parent hash of the first block of an RLP block file.
-pub(crate) fn parent_of_first_block(rlp: &[u8]) -> alloy_primitives::B256 {
+fn parent_of_first_block(rlp: &[u8]) -> alloy_primitives::B256 {
     let mut buf = rlp;
     let list = alloy_rlp::Header::decode(&mut buf).expect("a block is an RLP list");
     assert!(list.list);

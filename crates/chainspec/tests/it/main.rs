@@ -2,4 +2,3 @@
 
 mod fixture;
 mod genesis;
-mod suites;
