@@ -105,71 +105,16 @@ fn storage_of(
 mod tests {
     use std::collections::BTreeMap;
 
-    use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
     use balnode_primitives::{EMPTY_ROOT_HASH, StorageChanges};
     use proptest::prelude::*;
 
     use super::*;
-
-    /// A plain state in maps.
-    #[derive(Debug, Clone, Default)]
-    struct MapState {
-        accounts: BTreeMap<Address, Account>,
-        storage: BTreeMap<Address, BTreeMap<B256, U256>>,
-    }
-
-    impl PlainStateReader for MapState {
-        fn plain_accounts(&self) -> ProviderResult<Vec<(Address, Account)>> {
-            Ok(self.accounts.iter().map(|(a, b)| (*a, *b)).collect())
-        }
-
-        fn plain_storage(&self, address: Address) -> ProviderResult<Vec<(B256, U256)>> {
-            Ok(self.storage.get(&address).into_iter().flatten().map(|(s, v)| (*s, *v)).collect())
-        }
-    }
-
-    impl MapState {
-        /// Applies `changes` the way the store's writer does.
-        fn apply(&mut self, changes: &StateChanges) {
-            for (address, account) in &changes.accounts {
-                match account {
-                    Some(account) => {
-                        self.accounts.insert(*address, *account);
-                    }
-                    None => {
-                        self.accounts.remove(address);
-                        self.storage.remove(address);
-                    }
-                }
-            }
-            for (address, written) in &changes.storage {
-                let slots = self.storage.entry(*address).or_default();
-                if written.wiped {
-                    slots.clear();
-                }
-                for (slot, value) in &written.slots {
-                    if value.is_zero() {
-                        slots.remove(slot);
-                    } else {
-                        slots.insert(*slot, *value);
-                    }
-                }
-            }
-        }
-
-        /// The root computed directly from the maps.
-        fn root(&self) -> B256 {
-            state_root_unhashed(self.accounts.iter().map(|(address, account)| {
-                let storage = self.storage.get(address).cloned().unwrap_or_default();
-                (*address, account.to_trie_account(storage_root_unhashed(storage)))
-            }))
-        }
-    }
+    use crate::test_utils::PlainState;
 
     #[test]
     fn empty_state_has_the_empty_root() {
         assert_eq!(
-            full_state_root(&MapState::default(), &StateChanges::default()).unwrap(),
+            full_state_root(&PlainState::default(), &StateChanges::default()).unwrap(),
             EMPTY_ROOT_HASH
         );
     }
@@ -214,12 +159,10 @@ mod tests {
         /// The overlay root equals the root of the state with the changes applied, block after block.
         #[test]
         fn overlay_root_matches_applied_state(blocks in prop::collection::vec(changes(), 1..6)) {
-            let mut state = MapState::default();
+            let mut state = PlainState::default();
             for changes in &blocks {
                 let overlay = full_state_root(&state, changes).unwrap();
                 state.apply(changes);
-                // Storage of accounts that do not exist is not part of the trie.
-                state.storage.retain(|address, slots| state.accounts.contains_key(address) && !slots.is_empty());
                 prop_assert_eq!(overlay, state.root());
             }
         }

@@ -7,62 +7,13 @@ use balnode_primitives::{
     Account, Address, B256, EMPTY_ROOT_HASH, StateChanges, StorageChanges, U256, keccak256, rlp,
     trie::Nibbles,
 };
-use balnode_storage_api::{PlainStateReader, ProviderResult};
 use proptest::prelude::*;
 
 use crate::{
     HashedPostState, Parallelism, account_proof, check_trie, full_state_root, parallel_state_root,
-    state_root, test_utils::MemoryState,
+    state_root,
+    test_utils::{MemoryState, PlainState},
 };
-
-/// The plain state as the writer keeps it: a removed account keeps its storage unless wiped.
-#[derive(Debug, Clone, Default)]
-struct Plain {
-    accounts: BTreeMap<Address, Account>,
-    storage: BTreeMap<Address, BTreeMap<B256, U256>>,
-}
-
-impl PlainStateReader for Plain {
-    fn plain_accounts(&self) -> ProviderResult<Vec<(Address, Account)>> {
-        Ok(self.accounts.iter().map(|(a, b)| (*a, *b)).collect())
-    }
-
-    fn plain_storage(&self, address: Address) -> ProviderResult<Vec<(B256, U256)>> {
-        Ok(self.storage.get(&address).into_iter().flatten().map(|(s, v)| (*s, *v)).collect())
-    }
-}
-
-impl Plain {
-    fn apply(&mut self, changes: &StateChanges) {
-        for (address, account) in &changes.accounts {
-            match account {
-                Some(account) => self.accounts.insert(*address, *account),
-                None => self.accounts.remove(address),
-            };
-        }
-        for (address, written) in &changes.storage {
-            let slots = self.storage.entry(*address).or_default();
-            if written.wiped {
-                slots.clear();
-            }
-            for (slot, value) in &written.slots {
-                if value.is_zero() {
-                    slots.remove(slot);
-                } else {
-                    slots.insert(*slot, *value);
-                }
-            }
-        }
-    }
-
-    /// alloy-trie's root of the state, from scratch.
-    fn root(&self) -> B256 {
-        alloy_trie::root::state_root_unhashed(self.accounts.iter().map(|(address, account)| {
-            let storage = self.storage.get(address).cloned().unwrap_or_default();
-            (*address, account.to_trie_account(alloy_trie::root::storage_root_unhashed(storage)))
-        }))
-    }
-}
 
 fn account() -> impl Strategy<Value = Account> {
     (0u64..3, 0u64..1000, prop::option::weighted(0.2, (1u8..3).prop_map(B256::repeat_byte)))
@@ -117,9 +68,9 @@ fn block(accounts: u8, slots: u8, max_accounts: usize) -> impl Strategy<Value = 
 /// Commits `blocks` one by one to an in-memory store, checking after each that the incremental root equals
 /// alloy-trie's from-scratch root and `full_state_root`, that the parallel root agrees, and that the stored
 /// nodes equal those of a full recompute.
-fn check_blocks(blocks: &[StateChanges]) -> Result<(MemoryState, Plain), TestCaseError> {
+fn check_blocks(blocks: &[StateChanges]) -> Result<(MemoryState, PlainState), TestCaseError> {
     let mut store = MemoryState::default();
-    let mut plain = Plain::default();
+    let mut plain = PlainState::default();
     for (number, changes) in blocks.iter().enumerate() {
         let hashed = HashedPostState::from_changes(changes);
         let output = state_root(&store, &hashed).unwrap();

@@ -2,11 +2,12 @@
 
 use std::{collections::BTreeMap, ops::Bound};
 
+use alloy_trie::root::{state_root_unhashed, storage_root_unhashed};
 use balnode_primitives::{
-    Account, B256, U256,
+    Account, Address, B256, StateChanges, U256,
     trie::{BranchNodeCompact, Nibbles},
 };
-use balnode_storage_api::{ProviderResult, TrieUpdates};
+use balnode_storage_api::{PlainStateReader, ProviderResult, TrieUpdates};
 
 use crate::{
     cursor::{HashedCursor, HashedCursorFactory, TrieCursor, TrieCursorFactory},
@@ -151,5 +152,68 @@ impl TrieCursorFactory for MemoryState {
         hashed_address: B256,
     ) -> ProviderResult<Self::StorageTrieCursor<'_>> {
         Ok(MemoryTrieCursor { map: self.storage_nodes.get(&hashed_address) })
+    }
+}
+
+/// Plain state in maps, changed the way the store's writer changes it (a removed account keeps its slots
+/// unless they are wiped), with alloy-trie's from-scratch root: the model the trie tests compare against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlainState {
+    /// Accounts by address.
+    pub accounts: BTreeMap<Address, Account>,
+    /// Non-zero slots by address and slot.
+    pub storage: BTreeMap<Address, BTreeMap<B256, U256>>,
+}
+
+impl PlainState {
+    /// Applies a block's changes.
+    pub fn apply(&mut self, changes: &StateChanges) {
+        for (address, account) in &changes.accounts {
+            match account {
+                Some(account) => self.accounts.insert(*address, *account),
+                None => self.accounts.remove(address),
+            };
+        }
+        for (address, written) in &changes.storage {
+            let slots = self.storage.entry(*address).or_default();
+            if written.wiped {
+                slots.clear();
+            }
+            for (slot, value) in &written.slots {
+                if value.is_zero() {
+                    slots.remove(slot);
+                } else {
+                    slots.insert(*slot, *value);
+                }
+            }
+        }
+    }
+
+    /// alloy-trie's storage root of `address`, from scratch.
+    pub fn storage_root(&self, address: &Address) -> B256 {
+        storage_root_unhashed(self.storage.get(address).cloned().unwrap_or_default())
+    }
+
+    /// alloy-trie's state root, from scratch: the storage of accounts that do not exist is not in it.
+    pub fn root(&self) -> B256 {
+        state_root_unhashed(self.accounts.iter().map(|(address, account)| {
+            (*address, account.to_trie_account(self.storage_root(address)))
+        }))
+    }
+}
+
+impl PlainStateReader for PlainState {
+    fn plain_accounts(&self) -> ProviderResult<Vec<(Address, Account)>> {
+        Ok(self.accounts.iter().map(|(address, account)| (*address, *account)).collect())
+    }
+
+    fn plain_storage(&self, address: Address) -> ProviderResult<Vec<(B256, U256)>> {
+        Ok(self
+            .storage
+            .get(&address)
+            .into_iter()
+            .flatten()
+            .map(|(slot, value)| (*slot, *value))
+            .collect())
     }
 }

@@ -1,8 +1,6 @@
 //! The hashed and trie tables through the real store: the incremental root after every block equals
 //! alloy-trie's from-scratch root, unwinds restore the trie, and proofs verify at the head and earlier blocks.
 
-use std::collections::BTreeMap;
-
 use crate::{CHAIN_ID, block, temp_store};
 use alloy_trie::proof::verify_proof;
 use balnode_primitives::{
@@ -11,52 +9,8 @@ use balnode_primitives::{
 };
 use balnode_storage_api::{BlockToCommit, BlockWriter, StateProofProvider};
 use balnode_storage_mdbx::DatabaseEnv;
-use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
+use balnode_trie::{HashedPostState, Parallelism, parallel_state_root, test_utils::PlainState};
 use proptest::prelude::*;
-
-/// The state in maps, as the writer keeps it: a removed account keeps its slots unless they are wiped.
-#[derive(Debug, Clone, Default)]
-struct Model {
-    accounts: BTreeMap<Address, Account>,
-    storage: BTreeMap<Address, BTreeMap<B256, U256>>,
-}
-
-impl Model {
-    fn apply(&mut self, changes: &StateChanges) {
-        for (address, account) in &changes.accounts {
-            match account {
-                Some(account) => self.accounts.insert(*address, *account),
-                None => self.accounts.remove(address),
-            };
-        }
-        for (address, written) in &changes.storage {
-            let slots = self.storage.entry(*address).or_default();
-            if written.wiped {
-                slots.clear();
-            }
-            for (slot, value) in &written.slots {
-                if value.is_zero() {
-                    slots.remove(slot);
-                } else {
-                    slots.insert(*slot, *value);
-                }
-            }
-        }
-    }
-
-    fn storage_root(&self, address: &Address) -> B256 {
-        alloy_trie::root::storage_root_unhashed(
-            self.storage.get(address).cloned().unwrap_or_default(),
-        )
-    }
-
-    /// alloy-trie's root, from scratch.
-    fn root(&self) -> B256 {
-        alloy_trie::root::state_root_unhashed(self.accounts.iter().map(|(address, account)| {
-            (*address, account.to_trie_account(self.storage_root(address)))
-        }))
-    }
-}
 
 fn account() -> impl Strategy<Value = Account> {
     (0u64..3, 0u64..1000, prop::option::weighted(0.2, (1u8..3).prop_map(B256::repeat_byte)))
@@ -103,8 +57,8 @@ fn changes(accounts: u8, slots: u8, max: usize) -> impl Strategy<Value = StateCh
 }
 
 /// The chain of `changes`, each block's header carrying the model's root; with the states after each block.
-fn chain(changes: &[StateChanges]) -> (Vec<BlockToCommit>, Vec<Model>) {
-    let mut model = Model::default();
+fn chain(changes: &[StateChanges]) -> (Vec<BlockToCommit>, Vec<PlainState>) {
+    let mut model = PlainState::default();
     let mut blocks: Vec<BlockToCommit> = Vec::new();
     let mut models = Vec::new();
     for state in changes {
@@ -149,7 +103,7 @@ fn check_root(env: &DatabaseEnv, root: B256, context: &str) -> Result<(), TestCa
 fn check_proofs(
     env: &DatabaseEnv,
     number: u64,
-    model: &Model,
+    model: &PlainState,
     accounts: u8,
 ) -> Result<(), TestCaseError> {
     let root = model.root();
