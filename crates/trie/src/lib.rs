@@ -13,7 +13,7 @@
 //! carries the [`TrieUpdates`] that the store writes with the block, in the same write transaction.
 //!
 //! Good starting points:
-//! - [`parallel_state_root`] / [`state_root`]: a block's root and trie updates.
+//! - [`parallel_state_root`] / [`state_root()`]: a block's root and trie updates.
 //! - [`HashedPostState::from_changes`], and [`prepare`] for hashing the keys a block access list names before
 //!   execution ends.
 //! - [`account_proof`]: EIP-1186 proofs at the head or, with an overlay of old values, at an earlier block.
