@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use crate::fixture::{Outcome, cases_of, check_case};
+use balnode_import::fixture::load_file;
+
+use crate::fixture::{Outcome, check_case};
 
 #[test]
 fn sample_chains_pass_every_rule() {
@@ -15,8 +17,7 @@ fn sample_chains_pass_every_rule() {
         std::fs::read_dir(&dir).unwrap().map(|entry| entry.unwrap().path()).collect();
     entries.sort();
     for path in entries {
-        let json = std::fs::read_to_string(&path).unwrap();
-        let cases = cases_of(&json).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let cases = load_file(&path).unwrap_or_else(|error| panic!("{error}"));
         for (name, case) in &cases {
             networks.push(case.network.clone());
             outcome.merge(check_case(&path.display().to_string(), name, case));

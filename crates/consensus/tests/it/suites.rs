@@ -3,29 +3,16 @@
 //! Reads the unpacked suites from `$BALNODE_FIXTURES/blockchain-tests` (`make conformance` unpacks them from
 //! `../shared/fixtures` and runs this); `make test` stays self-contained with the samples in `testdata/`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::fixture::{Outcome, cases_of, check_case};
+use balnode_import::fixture::{fixture_files, load_file};
+
+use crate::fixture::{Outcome, check_case};
 
 fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("BALNODE_FIXTURES")
         .expect("BALNODE_FIXTURES must name the unpacked fixtures (make conformance sets it)");
     PathBuf::from(dir)
-}
-
-fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            json_files(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "json") {
-            out.push(path);
-        }
-    }
 }
 
 /// Every valid block passes every consensus rule; every invalid block the rules refuse is refused for a reason
@@ -34,13 +21,11 @@ fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
 fn every_blockchain_test_block() {
     let root = fixtures_dir().join("blockchain-tests");
-    let mut files = Vec::new();
-    json_files(&root, &mut files);
+    let files = fixture_files(&root).unwrap_or_else(|error| panic!("{error}"));
     assert!(!files.is_empty(), "no blockchain tests under {}", root.display());
     let mut outcome = Outcome::default();
     for file in &files {
-        let json = std::fs::read_to_string(file).unwrap();
-        let cases = cases_of(&json).unwrap_or_else(|error| panic!("{}: {error}", file.display()));
+        let cases = load_file(file).unwrap_or_else(|error| panic!("{error}"));
         let source = file.strip_prefix(&root).unwrap_or(file).display().to_string();
         for (name, case) in &cases {
             outcome.merge(check_case(&source, name, case));
