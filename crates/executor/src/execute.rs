@@ -62,7 +62,7 @@ pub type IntermediateRoot<'a> = &'a dyn Fn(&StateChanges) -> ProviderResult<B256
 
 /// The chain spec as alloy-evm's block executor wants it.
 #[derive(Debug, Clone)]
-struct ExecutorSpec(Arc<ChainSpec>);
+pub(crate) struct ExecutorSpec(Arc<ChainSpec>);
 
 impl EthereumHardforks for ExecutorSpec {
     fn ethereum_fork_activation(&self, fork: EthereumHardfork) -> ForkCondition {
@@ -133,38 +133,7 @@ pub fn execute_block_with_bal<P: StateProvider>(
         .with_bundle_update()
         .with_bal_builder_if(build_bal)
         .build();
-    let mut env = EvmEnv::for_eth_block(
-        header,
-        &**spec,
-        spec.chain_id(),
-        spec.blob_params_at(header.timestamp),
-    );
-    amsterdam::configure(&mut env.cfg_env, spec.amsterdam_profile(), header.gas_limit);
-    let spec_id = env.cfg_env.spec;
-    let mut evm = EthEvmFactory::default().create_evm(db, env).into_inner();
-    for (opcode, gas) in amsterdam::static_gas_overrides(spec.amsterdam_profile(), spec_id) {
-        evm.instruction.gas_table_mut()[usize::from(*opcode)] = *gas;
-    }
-    let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
-        && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
-    if intrinsic_state_gas {
-        install_reservoir_refills(&mut evm.instruction);
-    }
-    let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
-    let ctx = EthBlockExecutionCtx {
-        parent_hash: header.parent_hash,
-        parent_beacon_block_root: header.parent_beacon_block_root,
-        ommers: &body.ommers,
-        withdrawals: body
-            .withdrawals
-            .as_ref()
-            .map(|withdrawals| Cow::Borrowed(withdrawals.as_slice())),
-        extra_data: header.extra_data.clone(),
-        tx_count_hint: Some(body.transactions.len()),
-        slot_number: header.slot_number,
-    };
-    let mut executor =
-        EthBlockExecutor::new(evm, ctx, ExecutorSpec(spec.clone()), AlloyReceiptBuilder::default());
+    let mut executor = block_executor(spec, block, db);
     let receipts_carry_roots =
         !spec.is_active_at(Hardfork::Byzantium, header.number, header.timestamp);
 
@@ -192,13 +161,28 @@ pub fn execute_block_with_bal<P: StateProvider>(
         }
         trace!(target: "exec::sequential", index, "Executed transaction");
     }
+    finish_block(spec, block, executor)
+}
+
+/// The steps after the last transaction, shared by every mode: the EIP-6110 deposit layout check,
+/// withdrawals, rewards and the post-execution system calls at the index after the last transaction, the
+/// EIP-7002/7251 empty-contract check, and the block's outputs.
+pub(crate) fn finish_block<DB>(
+    spec: &Arc<ChainSpec>,
+    block: &Block,
+    mut executor: BlockExec<'_, State<DB>>,
+) -> Result<BlockExecutionOutput, ExecutionError>
+where
+    DB: Database<Error = DatabaseError> + std::fmt::Debug,
+{
+    let header = &block.header;
     if spec.is_active_at(Hardfork::Prague, header.number, header.timestamp) {
         // The same fallback as alloy-evm's deposit collection.
         let contract = spec.deposit_contract().unwrap_or(MAINNET_DEPOSIT_CONTRACT_ADDRESS);
         check_deposit_layouts(contract, &executor.receipts)?;
     }
     // Withdrawals, rewards and the post-execution system calls share the index after the last transaction.
-    let post_index = body.transactions.len() as u64 + 1;
+    let post_index = block.body.transactions.len() as u64 + 1;
     BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), post_index);
     let (evm, result) =
         executor.finish().map_err(|error| ExecutionError::PostExecution(Box::new(error)))?;
@@ -232,6 +216,52 @@ pub fn execute_block_with_bal<P: StateProvider>(
         state: changes_from_bundle(db.take_bundle()),
         block_access_list,
     })
+}
+
+/// alloy-evm's Ethereum block executor with balnode's EVM, as every execution mode drives it.
+pub(crate) type BlockExec<'a, DB> =
+    EthBlockExecutor<'a, BalnodeEvm<DB>, ExecutorSpec, AlloyReceiptBuilder>;
+
+/// The block executor for `block` over `db`: the block's EVM environment, the chain's Amsterdam profile
+/// (gas table, state-gas reservoir) and the context of the block-level system calls.
+pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
+    spec: &Arc<ChainSpec>,
+    block: &'a Block,
+    db: DB,
+) -> BlockExec<'a, DB> {
+    let header = &block.header;
+    let body = &block.body;
+    let mut env = EvmEnv::for_eth_block(
+        header,
+        &**spec,
+        spec.chain_id(),
+        spec.blob_params_at(header.timestamp),
+    );
+    amsterdam::configure(&mut env.cfg_env, spec.amsterdam_profile(), header.gas_limit);
+    let spec_id = env.cfg_env.spec;
+    let mut evm = EthEvmFactory::default().create_evm(db, env).into_inner();
+    for (opcode, gas) in amsterdam::static_gas_overrides(spec.amsterdam_profile(), spec_id) {
+        evm.instruction.gas_table_mut()[usize::from(*opcode)] = *gas;
+    }
+    let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
+        && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
+    if intrinsic_state_gas {
+        install_reservoir_refills(&mut evm.instruction);
+    }
+    let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
+    let ctx = EthBlockExecutionCtx {
+        parent_hash: header.parent_hash,
+        parent_beacon_block_root: header.parent_beacon_block_root,
+        ommers: &body.ommers,
+        withdrawals: body
+            .withdrawals
+            .as_ref()
+            .map(|withdrawals| Cow::Borrowed(withdrawals.as_slice())),
+        extra_data: header.extra_data.clone(),
+        tx_count_hint: Some(body.transactions.len()),
+        slot_number: header.slot_number,
+    };
+    EthBlockExecutor::new(evm, ctx, ExecutorSpec(spec.clone()), AlloyReceiptBuilder::default())
 }
 
 /// Replaces a receipt's status with the state root after its transaction, as receipts before Byzantium

@@ -23,10 +23,14 @@ mod database;
 mod deposits;
 mod evm;
 mod execute;
+mod mode;
+mod parallel;
 
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
+pub use mode::{ExecMode, UnknownExecMode};
+pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
 
 use alloy_evm::block::BlockExecutionError;
 use balnode_chainspec::{ChainSpec, Hardfork};
