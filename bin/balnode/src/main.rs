@@ -16,7 +16,7 @@ mod bal_cmd;
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
 use balnode_import::{
-    GenesisOutcome, Imported, Importer, export_blocks,
+    ExecMode, Execution, GenesisOutcome, Imported, Importer, export_blocks,
     file::BlockRecord,
     fixture::fixture_files,
     import_files, init_genesis,
@@ -67,6 +67,8 @@ enum Command {
         /// Block files, imported in order.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Export canonical blocks to an RLP block file (gzip when FILE ends in .gz), with each block's access
     /// list when the store has one.
@@ -97,6 +99,8 @@ enum Command {
         /// failed once they pass.
         #[arg(long, value_name = "FILE")]
         known_failures: Option<PathBuf>,
+        #[command(flatten)]
+        exec: ExecArgs,
     },
     /// Inspect and check a datadir.
     Db {
@@ -139,6 +143,38 @@ fn main() -> ExitCode {
     }
 }
 
+/// How blocks execute, wherever they do.
+#[derive(Debug, Clone, clap::Args)]
+struct ExecArgs {
+    /// Execution mode: `sequential`, `bal` (transactions in parallel, driven by the block's access list;
+    /// blocks without one run sequentially) or `auto` (`bal` for blocks with a list and more than one
+    /// transaction). Every mode gives the sequential result.
+    #[arg(long, value_name = "MODE", default_value = "auto")]
+    exec: ExecMode,
+    /// Worker threads of the parallel modes (default: one per core).
+    #[arg(long, value_name = "N")]
+    exec_threads: Option<usize>,
+    /// Differential check: also run every block executed sequentially (from Byzantium on) in `bal` mode,
+    /// with the list the sequential run built, and compare receipts, gas, requests, state changes and list.
+    #[arg(long)]
+    exec_differential: bool,
+}
+
+impl ExecArgs {
+    fn execution(&self) -> eyre::Result<Execution> {
+        let mut execution = Execution::new(self.exec, self.exec_threads)
+            .wrap_err("cannot start the execution workers")?;
+        execution.differential = self.exec_differential;
+        Ok(execution)
+    }
+}
+
+/// Logs how the blocks ran.
+fn log_execution(execution: &Execution) {
+    let (sequential, parallel, fallbacks, disagreements) = execution.counters.snapshot();
+    info!(target: "balnode::exec", mode = %execution.mode, threads = execution.threads(), sequential, parallel, fallbacks, disagreements, differential_checks = execution.counters.differential_checks.load(std::sync::atomic::Ordering::Relaxed), "Blocks executed");
+}
+
 fn run(cli: Cli) -> eyre::Result<()> {
     match cli.command {
         Command::Init { chain, datadir } => {
@@ -146,9 +182,9 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let hash = init(&spec, &datadir)?;
             println!("{hash}");
         }
-        Command::Import { datadir, chain, files } => {
+        Command::Import { datadir, chain, files, exec } => {
             let spec = chain_by_name_or_path(&chain).wrap_err("cannot load the chain")?;
-            let (number, hash) = import(spec, &datadir, &files)?;
+            let (number, hash) = import(spec, &datadir, &files, exec.execution()?)?;
             println!("head {number} {hash}");
         }
         Command::Export { datadir, from, to, file } => {
@@ -160,8 +196,18 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let count = export_blocks(&store, from, to, &file)?;
             info!(target: "balnode::export", count, from, to, file = %file.display(), "Exported blocks");
         }
-        Command::TestFixtures { paths, filter, known_failures } => {
-            if !test_fixtures(&paths, filter.as_deref(), known_failures.as_deref())? {
+        Command::TestFixtures { paths, filter, known_failures, exec } => {
+            let execution = exec.execution()?;
+            let passed =
+                test_fixtures(&paths, filter.as_deref(), known_failures.as_deref(), &execution)?;
+            log_execution(&execution);
+            let disagreements = execution.counters.snapshot().3;
+            eyre::ensure!(
+                disagreements == 0,
+                "the {} mode disagreed with sequential execution on {disagreements} valid blocks",
+                execution.mode
+            );
+            if !passed {
                 eyre::bail!("some blockchain tests failed");
             }
         }
@@ -206,16 +252,22 @@ fn open_existing(datadir: &Path) -> eyre::Result<DatabaseEnv> {
 
 /// Imports block files into an initialised datadir of `spec`, with progress on a terminal and periodic log
 /// lines otherwise; returns the head.
-fn import(spec: Arc<ChainSpec>, datadir: &Path, files: &[PathBuf]) -> eyre::Result<(u64, B256)> {
+fn import(
+    spec: Arc<ChainSpec>,
+    datadir: &Path,
+    files: &[PathBuf],
+    execution: Execution,
+) -> eyre::Result<(u64, B256)> {
     let store = open_existing(datadir)?;
     store.check_genesis(spec.chain_id(), spec.genesis_hash())?;
-    let importer = Importer::new(spec, store.clone());
+    let importer = Importer::new(spec, store.clone()).with_execution(execution.clone());
     let mut progress = Progress::new(files);
     let started = Instant::now();
     let result =
         import_files(&importer, files, |record, imported| progress.block(record, imported));
     let elapsed = started.elapsed();
     progress.finish();
+    log_execution(&execution);
     let summary = result?;
     let head = store.chain_info()?;
     info!(
@@ -301,6 +353,7 @@ fn test_fixtures(
     paths: &[PathBuf],
     filter: Option<&str>,
     known_failures: Option<&Path>,
+    execution: &Execution,
 ) -> eyre::Result<bool> {
     let known = match known_failures {
         Some(path) => {
@@ -319,11 +372,13 @@ fn test_fixtures(
             files.push(path.clone());
         }
     }
-    let results: Vec<_> = files
+    // The files run in parallel on the execution's workers, each block on the same workers.
+    let on_workers = execution.on_current_pool();
+    let results: Vec<_> = execution.install(|| files
         .par_iter()
         .map(|file| {
             let mut failures = Vec::new();
-            let tally = run_file(file, filter, &known, |name, report| {
+            let tally = run_file(file, filter, &known, &on_workers, |name, report| {
                 failures.push(match report {
                     Report::Failed(difference) => format!("FAIL {} :: {name}: {difference}", file.display()),
                     Report::KnownFailure(difference, reason) => {
@@ -337,7 +392,7 @@ fn test_fixtures(
             });
             (file, tally, failures)
         })
-        .collect();
+        .collect());
     let mut total = Tally::default();
     for (file, tally, failures) in results {
         for failure in failures {

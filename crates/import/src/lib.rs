@@ -33,6 +33,7 @@ pub use bal_check::BalCheckError;
 pub use bal_files::{
     BalFileError, BlockBalStats, GenerateSummary, generate_bals, inspect_file, inspect_stored,
 };
+pub use balnode_executor::ExecMode;
 pub use files::{ExportError, FileImportError, ImportSummary, export_blocks, import_files};
 pub use genesis::{GenesisOutcome, genesis_to_commit, init_genesis};
-pub use pipeline::{ImportError, Imported, Importer};
+pub use pipeline::{ExecCounters, Execution, ImportError, Imported, Importer};

@@ -4,11 +4,17 @@
 //! execute on the parent state → gas, receipts root, bloom, requests hash → state root → BAL hash → commit.
 //! Nothing of a block that fails a step is written.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
 
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_consensus::{AncestorHeaders, ConsensusError};
-use balnode_executor::{BlockExecutionOutput, ExecutionError, execute_block_with_bal};
+use balnode_executor::{
+    BlockExecutionOutput, ExecMode, ExecutionError, execute_block_parallel_bal,
+    execute_block_with_bal, supports_parallel_bal,
+};
 use balnode_primitives::{
     Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
     consensus::transaction::SignerRecoverable, keccak256,
@@ -20,7 +26,7 @@ use balnode_storage_api::{
 use balnode_storage_mdbx::DatabaseEnv;
 use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
 use rayon::prelude::*;
-use tracing::debug;
+use tracing::{debug, warn};
 
 use crate::bal_check::{self, BalCheckError};
 
@@ -166,12 +172,107 @@ pub struct Importer {
     store: DatabaseEnv,
     /// Build (and store) a block access list for every block, not only Amsterdam ones.
     generate_bals: bool,
+    /// How blocks execute.
+    execution: Execution,
+}
+
+/// How an importer executes blocks: the mode, and the workers of the parallel modes (which also recover
+/// senders and compute state roots).
+#[derive(Debug, Clone, Default)]
+pub struct Execution {
+    /// The mode.
+    pub mode: ExecMode,
+    /// The workers; `None`: the current rayon pool (the global one, or the one the caller runs in).
+    pub pool: Option<Arc<rayon::ThreadPool>>,
+    /// What the blocks executed with it ran as (shared by the clones).
+    pub counters: Arc<ExecCounters>,
+    /// Differential checking: every block run sequentially (from Byzantium on) is also run in BAL-parallel
+    /// mode with the list the sequential run built, and the two outputs compared (receipts, gas, requests,
+    /// state changes, list); a difference counts in [`ExecCounters::disagreements`] and is logged.
+    pub differential: bool,
+}
+
+/// How many blocks ran in each way.
+#[derive(Debug, Default)]
+pub struct ExecCounters {
+    /// Blocks executed sequentially (by mode, or having no list to drive the parallel mode).
+    pub sequential: AtomicU64,
+    /// Blocks executed in BAL-parallel mode whose result verified.
+    pub parallel: AtomicU64,
+    /// Blocks whose BAL-parallel run failed or built a different list, re-executed sequentially: each one is
+    /// a block with a wrong list (or a bug in the parallel mode).
+    pub fallbacks: AtomicU64,
+    /// Fallbacks whose sequential run then built exactly the list the block carried: the parallel mode
+    /// failed a valid list. Always zero unless the parallel mode has a bug.
+    pub disagreements: AtomicU64,
+    /// Blocks run twice for [`Execution::differential`].
+    pub differential_checks: AtomicU64,
+}
+
+impl ExecCounters {
+    /// `(sequential, parallel, fallbacks, disagreements)` now.
+    pub fn snapshot(&self) -> (u64, u64, u64, u64) {
+        (
+            self.sequential.load(Ordering::Relaxed),
+            self.parallel.load(Ordering::Relaxed),
+            self.fallbacks.load(Ordering::Relaxed),
+            self.disagreements.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Execution {
+    /// `mode` on a pool of `threads` workers (`None`: the current rayon pool).
+    ///
+    /// # Errors
+    /// When the thread pool cannot be created.
+    pub fn new(
+        mode: ExecMode,
+        threads: Option<usize>,
+    ) -> Result<Self, rayon::ThreadPoolBuildError> {
+        let pool = match threads {
+            Some(threads) => {
+                Some(Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?))
+            }
+            None => None,
+        };
+        Ok(Self { mode, pool, counters: Arc::default(), differential: false })
+    }
+
+    /// The number of workers.
+    pub fn threads(&self) -> usize {
+        self.pool
+            .as_ref()
+            .map_or_else(rayon::current_num_threads, |pool| pool.current_num_threads())
+    }
+
+    /// Runs `op` on the workers. (Never call it from a thread of another rayon pool that also runs work of
+    /// this kind: that thread would take on more of its own pool's work while it waits.)
+    pub fn install<R: Send>(&self, op: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(pool) => pool.install(op),
+            None => op(),
+        }
+    }
+
+    /// The same mode and counters, on the current pool: for the work [`Execution::install`] runs.
+    #[must_use]
+    pub fn on_current_pool(&self) -> Self {
+        Self { pool: None, ..self.clone() }
+    }
 }
 
 impl Importer {
     /// An importer for the chain `spec` into `store`, which must hold that chain's genesis.
-    pub const fn new(spec: Arc<ChainSpec>, store: DatabaseEnv) -> Self {
-        Self { spec, store, generate_bals: false }
+    pub fn new(spec: Arc<ChainSpec>, store: DatabaseEnv) -> Self {
+        Self { spec, store, generate_bals: false, execution: Execution::default() }
+    }
+
+    /// Executes blocks as `execution` says (default: [`ExecMode::Auto`] on one worker per core).
+    #[must_use]
+    pub fn with_execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
+        self
     }
 
     /// An importer that builds and stores the block access list of every block, whatever its fork: what
@@ -219,8 +320,9 @@ impl Importer {
             .store
             .header_by_number(info.head_number)?
             .ok_or(ProviderError::BlockNotFound(info.head_number))?;
-        let to_commit =
-            self.validate_and_execute(block, hash, &parent, info.head_hash, block_access_list)?;
+        let to_commit = self.execution.install(|| {
+            self.validate_and_execute(block, hash, &parent, info.head_hash, block_access_list)
+        })?;
         let (gas_used, transactions) =
             (to_commit.header.gas_used, to_commit.body.transactions.len());
         self.store.commit_blocks(vec![to_commit])?;
@@ -281,19 +383,64 @@ impl Importer {
             let hashed = HashedPostState::from_changes(changes);
             Ok(parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?.root)
         };
-        let output: BlockExecutionOutput = execute_block_with_bal(
-            spec,
-            block,
-            &senders,
-            &latest,
-            Some(&intermediate_root),
-            self.generate_bals || carried.is_some(),
-        )
-        .map_err(|source| ImportError::Execution {
-            number,
-            hash,
-            source: Box::new(source),
-        })?;
+        let keep_list = self.generate_bals || carried.is_some() || amsterdam;
+        let sequential_with = |build_bal: bool| {
+            execute_block_with_bal(
+                spec,
+                block,
+                &senders,
+                &latest,
+                Some(&intermediate_root),
+                build_bal,
+            )
+            .map_err(|source| ImportError::Execution {
+                number,
+                hash,
+                source: Box::new(source),
+            })
+        };
+        let sequential = || sequential_with(keep_list);
+        let parallel = carried.as_ref().filter(|_| {
+            self.execution.mode.runs_parallel(block.body.transactions.len(), true)
+                && supports_parallel_bal(spec, block)
+        });
+        let output: BlockExecutionOutput = match parallel {
+            Some((_, list)) => {
+                match execute_block_parallel_bal(spec, block, &senders, &latest, list) {
+                    // Trusted only when it rebuilt exactly the list it was driven by (see the executor).
+                    Ok(output) if output.block_access_list.as_ref() == Some(list) => {
+                        self.execution.counters.parallel.fetch_add(1, Ordering::Relaxed);
+                        output
+                    }
+                    outcome => {
+                        self.execution.counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+                        // A wrong list: the sequential run gives the block's verdict and the first difference.
+                        debug!(target: "import", number, %hash, failed = outcome.is_err(), "BAL-parallel execution did not verify; executing sequentially");
+                        let output = sequential()?;
+                        if output.block_access_list.as_ref() == Some(list) {
+                            // The list was right after all: the parallel mode is wrong. The sequential result
+                            // stands; the counter makes the differential tests fail.
+                            self.execution.counters.disagreements.fetch_add(1, Ordering::Relaxed);
+                            warn!(target: "import", number, %hash, outcome = ?outcome.err(), "BAL-parallel execution disagrees with sequential execution on a valid list");
+                        }
+                        output
+                    }
+                }
+            }
+            None => {
+                self.execution.counters.sequential.fetch_add(1, Ordering::Relaxed);
+                if self.execution.differential && supports_parallel_bal(spec, block) {
+                    let mut output = sequential_with(true)?;
+                    self.differential_check(block, hash, &senders, &latest, &output);
+                    if !keep_list {
+                        output.block_access_list = None;
+                    }
+                    output
+                } else {
+                    sequential()?
+                }
+            }
+        };
         let block_access_list = match &output.block_access_list {
             Some(built) => Some(
                 bal_check::check_built(spec, block, built, carried.as_ref().map(|(r, l)| (*r, l)))
@@ -338,6 +485,28 @@ impl Importer {
         })
     }
 
+    /// Runs `block` in BAL-parallel mode with the list the sequential run built, and compares the outputs.
+    fn differential_check(
+        &self,
+        block: &Block,
+        hash: BlockHash,
+        senders: &[Address],
+        state: &impl balnode_storage_api::StateProvider,
+        reference: &BlockExecutionOutput,
+    ) {
+        let counters = &self.execution.counters;
+        counters.differential_checks.fetch_add(1, Ordering::Relaxed);
+        let Some(list) = &reference.block_access_list else { return };
+        let difference = match execute_block_parallel_bal(&self.spec, block, senders, state, list) {
+            Ok(output) => first_output_difference(reference, &output),
+            Err(error) => Some(format!("the parallel run failed: {error}")),
+        };
+        if let Some(difference) = difference {
+            counters.disagreements.fetch_add(1, Ordering::Relaxed);
+            warn!(target: "import", number = block.header.number, %hash, difference, "BAL-parallel execution differs from sequential execution");
+        }
+    }
+
     /// The sender of every transaction, recovered in parallel. From Homestead on, signatures with a high `s`
     /// are invalid (EIP-2).
     fn recover_senders(&self, block: &Block, hash: BlockHash) -> Result<Vec<Address>, ImportError> {
@@ -366,4 +535,56 @@ impl Importer {
             })
             .collect()
     }
+}
+
+/// The first difference between a sequential output and a parallel one, if any.
+fn first_output_difference(
+    sequential: &BlockExecutionOutput,
+    parallel: &BlockExecutionOutput,
+) -> Option<String> {
+    if let Some(index) = (0..sequential.receipts.len().max(parallel.receipts.len()))
+        .find(|&index| sequential.receipts.get(index) != parallel.receipts.get(index))
+    {
+        return Some(format!(
+            "receipt {index}: sequential {:?}, parallel {:?}",
+            sequential.receipts.get(index),
+            parallel.receipts.get(index)
+        ));
+    }
+    if (sequential.gas_used, sequential.blob_gas_used)
+        != (parallel.gas_used, parallel.blob_gas_used)
+    {
+        return Some(format!(
+            "gas (used, blob): sequential {:?}, parallel {:?}",
+            (sequential.gas_used, sequential.blob_gas_used),
+            (parallel.gas_used, parallel.blob_gas_used)
+        ));
+    }
+    if sequential.requests != parallel.requests {
+        return Some("requests differ".to_owned());
+    }
+    if let (Some(want), Some(got)) = (&sequential.block_access_list, &parallel.block_access_list)
+        && let Some(difference) = balnode_bal::first_difference(want, got)
+    {
+        return Some(format!("block access list: {difference}"));
+    }
+    let (want, got) = (&sequential.state, &parallel.state);
+    if want.accounts != got.accounts {
+        let address = want
+            .accounts
+            .iter()
+            .find(|(address, account)| got.accounts.get(*address) != Some(*account))
+            .or_else(|| {
+                got.accounts.iter().find(|(address, _)| !want.accounts.contains_key(*address))
+            })
+            .map(|(address, _)| *address);
+        return Some(format!("state: account {address:?}"));
+    }
+    if want.storage != got.storage {
+        return Some("state: storage differs".to_owned());
+    }
+    if want.bytecodes != got.bytecodes {
+        return Some("state: bytecodes differ".to_owned());
+    }
+    None
 }

@@ -10,7 +10,7 @@ use balnode_storage_api::{BytecodeReader, ChainInfoReader, HeaderProvider, Plain
 use balnode_storage_mdbx::DatabaseEnv;
 
 use crate::{
-    ImportError, Importer,
+    Execution, ImportError, Importer,
     fixture::{FixtureTest, load_file},
     init_genesis,
 };
@@ -25,17 +25,20 @@ pub enum TestOutcome {
 }
 
 /// Runs one blockchain test in a fresh temporary store.
-pub fn run_test(test: &FixtureTest) -> TestOutcome {
-    match try_run_test(test) {
+pub fn run_test(test: &FixtureTest, execution: &Execution) -> TestOutcome {
+    match try_run_test(test, execution) {
         Ok(()) => TestOutcome::Passed,
         Err(difference) => TestOutcome::Failed(difference),
     }
 }
 
-fn try_run_test(test: &FixtureTest) -> Result<(), String> {
+fn try_run_test(test: &FixtureTest, execution: &Execution) -> Result<(), String> {
     let spec = Arc::new(test.chain_spec().map_err(|error| format!("chain spec: {error}"))?);
     let dir = tempfile::tempdir().map_err(|error| format!("temp dir: {error}"))?;
-    let store = DatabaseEnv::open(dir.path()).map_err(|error| format!("store: {error}"))?;
+    let store = DatabaseEnv::open(dir.path()).map_err(|error| {
+        let cause = std::error::Error::source(&error).map(|cause| format!(": {cause}"));
+        format!("store: {error}{}", cause.unwrap_or_default())
+    })?;
     let genesis = init_genesis(&spec, &store).map_err(|error| format!("genesis: {error}"))?;
     if genesis.hash() != test.genesis_hash() {
         return Err(format!(
@@ -45,7 +48,7 @@ fn try_run_test(test: &FixtureTest) -> Result<(), String> {
         ));
     }
 
-    let importer = Importer::new(spec, store.clone());
+    let importer = Importer::new(spec, store.clone()).with_execution(execution.clone());
     for (index, block) in test.blocks.iter().enumerate() {
         let expected = block.expect_exception.as_deref();
         let record = match block.decode() {
@@ -313,6 +316,7 @@ pub fn run_file(
     path: &Path,
     filter: Option<&str>,
     known: &KnownFailures,
+    execution: &Execution,
     mut report: impl FnMut(&str, Report<'_>),
 ) -> Result<Tally, String> {
     let tests = load_file(path).map_err(|error| error.to_string())?;
@@ -321,7 +325,7 @@ pub fn run_file(
         tests.iter().filter(|(name, _)| filter.is_none_or(|text| name.contains(text)))
     {
         let listed = known.reason(path, name);
-        match (run_test(test), listed) {
+        match (run_test(test, execution), listed) {
             (TestOutcome::Passed, None) => tally.passed += 1,
             (TestOutcome::Passed, Some(reason)) => {
                 tally.failed += 1;

@@ -1,37 +1,59 @@
 //! Block access lists through the import path: the Amsterdam samples (a valid list stored, an invalid one
 //! refused), and `bal generate` on the rpc-compat chain: its export imports again with every list checked,
-//! and a changed list is refused naming the first difference.
+//! and wrong lists (a wrong post-value, a missing write, an extra account, a misordered list) are refused in
+//! `bal` mode naming the first difference, with nothing of the block committed. Every mode and thread count
+//! runs the Amsterdam samples.
 
 use std::{path::Path, sync::Arc};
 
 use balnode_chainspec::{ChainSpec, read_genesis};
+use balnode_executor::supports_parallel_bal;
 use balnode_import::{
-    BalCheckError, FileImportError, ImportError, Importer,
+    BalCheckError, ExecMode, Execution, FileImportError, ImportError, Importer,
     file::{BlockFileReader, BlockFileWriter},
     fixture::load_file,
     generate_bals, import_files, init_genesis, inspect_file,
     runner::{KnownFailures, Tally, run_file},
 };
-use balnode_primitives::{Bytes, U256, rlp::Encodable};
+use balnode_primitives::{Address, Bytes, U256, eips::eip7928::AccountChanges, rlp::Encodable};
 use balnode_storage_api::{BlockReader, ChainInfoReader};
 use balnode_storage_mdbx::DatabaseEnv;
 
 use crate::testdata;
 
 #[test]
-fn amsterdam_samples_pass() {
-    let mut total = Tally::default();
-    for name in [
-        "eest-amsterdam-bal-code-changes.json",
-        "eest-amsterdam-bal-invalid-missing-withdrawal-account.json",
-    ] {
-        let path = testdata().join("fixtures").join(name);
-        total += run_file(&path, None, &KnownFailures::default(), |test, report| {
-            panic!("{test}: {report:?}")
-        })
-        .unwrap();
+fn amsterdam_samples_pass_in_every_mode_and_thread_count() {
+    for mode in ExecMode::ALL {
+        for threads in [1, 2, 4] {
+            let execution = Execution::new(mode, Some(threads)).unwrap();
+            let mut total = Tally::default();
+            for name in [
+                "eest-amsterdam-bal-code-changes.json",
+                "eest-amsterdam-bal-invalid-missing-withdrawal-account.json",
+            ] {
+                let path = testdata().join("fixtures").join(name);
+                total +=
+                    run_file(&path, None, &KnownFailures::default(), &execution, |test, report| {
+                        panic!("{mode} x{threads}: {test}: {report:?}")
+                    })
+                    .unwrap();
+            }
+            assert!(total.passed >= 2 && total.failed == 0, "{mode} x{threads}: {total}");
+            // The invalid list falls back to sequential execution for its verdict; the valid blocks verify.
+            let (sequential, parallel, fallbacks, disagreements) = execution.counters.snapshot();
+            assert_eq!(disagreements, 0, "{mode} x{threads}");
+            match mode {
+                ExecMode::Sequential => assert_eq!((parallel, fallbacks), (0, 0)),
+                _ => assert!(
+                    parallel + sequential > 0 && fallbacks <= 1,
+                    "{mode}: {fallbacks} fallbacks"
+                ),
+            }
+            if mode == ExecMode::Bal {
+                assert!(parallel > 0, "bal mode ran no block in parallel");
+            }
+        }
     }
-    assert!(total.passed >= 2 && total.failed == 0, "{total}");
 }
 
 #[test]
@@ -91,30 +113,87 @@ fn generated_lists_import_again_and_a_changed_one_is_refused() {
         generating.store().chain_info().unwrap().head_hash
     );
 
-    // One balance changed in the list of the first block with a transaction.
-    let victim = records.iter().position(|r| !r.block.body.transactions.is_empty()).unwrap();
+    // Wrong lists, each in the first block it can be made in, imported in `bal` mode: refused naming the
+    // first difference, with nothing of the block committed.
+    // (Blocks before Byzantium run sequentially in every mode: their receipts carry intermediate roots.)
+    let with_tx = |record: &&balnode_import::file::BlockRecord| {
+        !record.block.body.transactions.is_empty() && supports_parallel_bal(&spec, &record.block)
+    };
+    let victim = records.iter().position(|r| with_tx(&r)).unwrap();
+    // A wrong post-value.
     let mut list = record_list(&records[victim]);
     let account = list.iter_mut().find(|a| !a.balance_changes.is_empty()).unwrap();
     account.balance_changes[0].post_balance += U256::from(1);
-    let changed = tmp.path().join("changed.rlp");
+    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    assert!(difference.contains("balance_changes"), "{difference}");
+    // A missing write.
+    let victim = records
+        .iter()
+        .position(|r| with_tx(&r) && record_list(r).iter().any(|a| !a.storage_changes.is_empty()))
+        .unwrap();
+    let mut list = record_list(&records[victim]);
+    let account = list.iter_mut().find(|a| !a.storage_changes.is_empty()).unwrap();
+    let slot = account.storage_changes.remove(0).slot;
+    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    assert!(
+        difference.contains(&format!("{slot}")) || difference.contains("storage"),
+        "{difference}"
+    );
+    // An extra account (only read, in address order).
+    let mut list = record_list(&records[victim]);
+    let extra = Address::repeat_byte(0xee);
+    let position = list.partition_point(|a| a.address < extra);
+    list.insert(position, AccountChanges { address: extra, ..Default::default() });
+    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    assert!(difference.to_lowercase().contains(&format!("{extra:x}")), "{difference}");
+    // A misordered list: refused by the structural check before any state is read.
+    let mut list = record_list(&records[victim]);
+    list.swap(0, 1);
+    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), false);
+    assert!(difference.contains("sorted") || difference.contains("order"), "{difference}");
+}
+
+/// Imports `records` with `list` in place of block `victim`'s, in `bal` mode on two workers; returns the
+/// error's text after checking that it is a block-access-list error and that the store stopped before it.
+/// `executed`: the list is well formed, so the block ran in parallel, failed to verify and was re-run.
+fn refused_in_bal_mode(
+    spec: &Arc<ChainSpec>,
+    records: &[balnode_import::file::BlockRecord],
+    victim: usize,
+    list: &balnode_bal::BlockAccessList,
+    tmp: &Path,
+    executed: bool,
+) -> String {
+    let dir = tempfile::tempdir_in(tmp).unwrap();
+    let changed = dir.path().join("changed.rlp");
     let mut writer = BlockFileWriter::create(&changed).unwrap();
-    for (index, record) in records.iter().enumerate() {
+    for (index, record) in records.iter().enumerate().take(victim + 1) {
         let rlp = if index == victim {
-            balnode_bal::encode(&list)
+            balnode_bal::encode(list)
         } else {
             record.block_access_list.clone().unwrap()
         };
         writer.write(&record.block, Some(&rlp)).unwrap();
     }
     writer.finish().unwrap();
-    let store = fresh_store(&spec, &tmp.path().join("c"));
-    let error =
-        import_files(&Importer::new(spec, store.clone()), &[changed], |_, _| {}).unwrap_err();
+    let store = fresh_store(spec, &dir.path().join("db"));
+    let execution = Execution::new(ExecMode::Bal, Some(2)).unwrap();
+    let importer = Importer::new(spec.clone(), store.clone()).with_execution(execution.clone());
+    let error = import_files(&importer, &[changed], |_, _| {}).unwrap_err();
     let FileImportError::Block { source, .. } = error else { panic!("{error}") };
     let ImportError::BlockAccessList { source, .. } = *source else { panic!("{source}") };
-    let BalCheckError::Mismatch { difference } = *source else { panic!("{source}") };
-    assert!(difference.contains("balance_changes"), "{difference}");
-    assert_eq!(store.chain_info().unwrap().head_number, victim as u64);
+    assert!(
+        matches!(*source, BalCheckError::Mismatch { .. } | BalCheckError::Structure(_)),
+        "{source}"
+    );
+    assert_eq!(store.chain_info().unwrap().head_number, victim as u64, "{source}");
+    assert!(store.provider().unwrap().block_access_list(victim as u64 + 1).unwrap().is_none());
+    let (_, parallel, fallbacks, disagreements) = execution.counters.snapshot();
+    assert_eq!((fallbacks, disagreements), (u64::from(executed), 0), "{source}");
+    let earlier =
+        records[..victim].iter().filter(|r| supports_parallel_bal(spec, &r.block)).count();
+    assert_eq!(parallel, earlier as u64, "the earlier blocks from Byzantium on ran in parallel");
+    source.to_string()
 }
 
 fn record_list(record: &balnode_import::file::BlockRecord) -> balnode_bal::BlockAccessList {

@@ -1,7 +1,10 @@
 //! The blockchain-test runner on the sample fixtures in `testdata/fixtures/`, and the rpc-compat chain with
 //! its state dump (both self-contained, for `make test`).
 
-use balnode_import::runner::{KnownFailures, Report, Tally, run_file};
+use balnode_import::{
+    Execution,
+    runner::{KnownFailures, Report, Tally, run_file},
+};
 
 use crate::testdata;
 
@@ -13,9 +16,15 @@ fn sample_fixtures_pass_except_the_amsterdam_ones() {
         ["eest-cancun-blobbasefee-before-fork.json", "ethereum-tests-withdrawals-amount-is-0.json"]
     {
         let path = testdata().join("fixtures").join(name);
-        total += run_file(&path, None, &KnownFailures::default(), |test, report| {
-            failures.push(format!("{test}: {report:?}"));
-        })
+        total += run_file(
+            &path,
+            None,
+            &KnownFailures::default(),
+            &Execution::default(),
+            |test, report| {
+                failures.push(format!("{test}: {report:?}"));
+            },
+        )
         .unwrap();
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -32,7 +41,7 @@ fn a_listed_failure_that_passes_is_reported() {
     let path = testdata().join("fixtures/eest-cancun-blobbasefee-before-fork.json");
     let known = KnownFailures::parse("# Pretend it fails.\nblobbasefee\n").unwrap();
     let mut unexpected = 0;
-    let tally = run_file(&path, None, &known, |_, report| {
+    let tally = run_file(&path, None, &known, &Execution::default(), |_, report| {
         assert!(matches!(report, Report::UnexpectedPass("Pretend it fails.")));
         unexpected += 1;
     })
