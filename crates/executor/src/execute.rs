@@ -36,6 +36,7 @@ use crate::{
     database::{DatabaseError, StateProviderDatabase},
     deposits::check_deposit_layouts,
     evm::{BalnodeEvm, install_reservoir_refills},
+    prefetch::PrefetchStats,
 };
 
 /// What executing a block produced.
@@ -54,6 +55,8 @@ pub struct BlockExecutionOutput {
     /// The EIP-7928 block access list execution built: always for an Amsterdam block, and for an earlier
     /// block when asked ([`execute_block_with_bal`]).
     pub block_access_list: Option<BlockAccessList>,
+    /// What the access-list prefetch read and how it served execution (the BAL-parallel mode).
+    pub prefetch: Option<PrefetchStats>,
 }
 
 /// Computes the state root of the parent state with some changes laid over it. Before Byzantium, every
@@ -215,6 +218,7 @@ where
         requests: result.requests,
         state: changes_from_bundle(db.take_bundle()),
         block_access_list,
+        prefetch: None,
     })
 }
 

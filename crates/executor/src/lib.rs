@@ -25,12 +25,14 @@ mod evm;
 mod execute;
 mod mode;
 mod parallel;
+mod prefetch;
 
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
 pub use mode::{ExecMode, UnknownExecMode};
 pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
+pub use prefetch::{PrefetchStats, PrefetchedState};
 
 use alloy_evm::block::BlockExecutionError;
 use balnode_chainspec::{ChainSpec, Hardfork};

@@ -39,15 +39,15 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
-    database::StateProviderDatabase,
     execute::{BlockExec, BlockExecutionOutput, block_executor, finish_block},
+    prefetch::PrefetchedState,
 };
 
 /// One transaction's result, executed but not committed.
 type TxOutput = EthTxResult<HaltReason, TxType>;
 
-/// The state view of a worker or of the coordinator: the parent state, read through revm's `State`.
-type ParentState<'p, P> = State<WrapDatabaseRef<StateProviderDatabase<&'p P>>>;
+/// The state view of a worker or of the coordinator: the prefetched parent state, through revm's `State`.
+type ParentState<'p, P> = State<WrapDatabaseRef<&'p PrefetchedState<P>>>;
 
 /// Whether [`execute_block_parallel_bal`] can run `block`: from Byzantium on (earlier receipts carry a state
 /// root after every transaction, which only sequential execution produces).
@@ -84,10 +84,12 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         Bal::try_from(block_access_list.clone())
             .map_err(|error| ExecutionError::Bal(format!("code in the list: {error}")))?,
     );
-    let state = &state;
+    // Everything the list names, read ahead in parallel into one cache the workers share.
+    let prefetched = PrefetchedState::new(state, block_access_list).map_err(|error| error.0)?;
+    let state = &prefetched;
 
     let coordinator = State::builder()
-        .with_database_ref(StateProviderDatabase(state))
+        .with_database_ref(state)
         .with_bundle_update()
         .with_bal(bal.clone())
         .with_bal_builder()
@@ -100,10 +102,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
 
     // Every transaction at once: each worker keeps one EVM and gives it a fresh state view per transaction.
     let worker_state = |index: u64| -> ParentState<'_, P> {
-        let mut db = State::builder()
-            .with_database_ref(StateProviderDatabase(state))
-            .with_bal(bal.clone())
-            .build();
+        let mut db = State::builder().with_database_ref(state).with_bal(bal.clone()).build();
         BalIndexedDatabase::set_bal_index(&mut db, index);
         db
     };
@@ -137,8 +136,11 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), index as u64 + 1);
         executor.commit_transaction(output);
     }
-    debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), "Executed block in parallel");
-    finish_block(spec, block, executor)
+    let mut output = finish_block(spec, block, executor)?;
+    let prefetch = prefetched.stats();
+    debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, "Executed block in parallel");
+    output.prefetch = Some(prefetch);
+    Ok(output)
 }
 
 /// The check alloy-evm's block executor makes before a transaction, against the gas the block has used so

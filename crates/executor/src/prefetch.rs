@@ -1,0 +1,163 @@
+//! Access-list-driven prefetching: before a block runs, every account, slot and contract code its block
+//! access list names is read from the parent state, in parallel, into one read-only cache that all workers
+//! share. Code is decoded (and analysed) once per block instead of once per transaction.
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use balnode_primitives::{
+    Address, B256, KECCAK256_EMPTY, U256,
+    eips::eip7928::BlockAccessList,
+    primitives::map::{AddressMap, B256Map, HashMap},
+};
+use balnode_storage_api::StateProvider;
+use rayon::prelude::*;
+use revm::{
+    database_interface::DatabaseRef,
+    state::{AccountInfo, Bytecode},
+};
+
+use crate::database::{DatabaseError, StateProviderDatabase};
+
+/// One account as prefetched: its info (with its code) and the slots the list names.
+#[derive(Debug, Default)]
+struct PrefetchedAccount {
+    info: Option<AccountInfo>,
+    storage: HashMap<U256, U256>,
+}
+
+/// What a prefetch read and how the cache served execution.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefetchStats {
+    /// Accounts read ahead.
+    pub accounts: usize,
+    /// Storage slots read ahead.
+    pub slots: usize,
+    /// Time spent reading ahead.
+    pub elapsed: Duration,
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that went to the store (not named by the list).
+    pub misses: u64,
+}
+
+/// A parent-state view with a read cache filled from a block access list; reads the list does not name go
+/// to the store.
+pub struct PrefetchedState<P> {
+    inner: StateProviderDatabase<P>,
+    accounts: AddressMap<PrefetchedAccount>,
+    code: B256Map<Bytecode>,
+    slots: usize,
+    elapsed: Duration,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl<P> std::fmt::Debug for PrefetchedState<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PrefetchedState")
+            .field("accounts", &self.accounts.len())
+            .field("slots", &self.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: StateProvider> PrefetchedState<P> {
+    /// Reads everything `list` names from `state`, spread over the current rayon pool.
+    pub fn new(state: P, list: &BlockAccessList) -> Result<Self, DatabaseError> {
+        let started = Instant::now();
+        let inner = StateProviderDatabase(state);
+        let accounts: Vec<(Address, PrefetchedAccount)> = list
+            .par_iter()
+            .map(|changes| {
+                let address = changes.address;
+                let mut info = inner.basic_ref(address)?;
+                if let Some(info) = info.as_mut()
+                    && info.code_hash != KECCAK256_EMPTY
+                {
+                    info.code = Some(inner.code_by_hash_ref(info.code_hash)?);
+                }
+                let slots = changes
+                    .storage_reads
+                    .iter()
+                    .copied()
+                    .chain(changes.storage_changes.iter().map(|change| change.slot));
+                let storage = slots
+                    .map(|slot| Ok((slot, inner.storage_ref(address, slot)?)))
+                    .collect::<Result<_, DatabaseError>>()?;
+                Ok((address, PrefetchedAccount { info, storage }))
+            })
+            .collect::<Result<_, DatabaseError>>()?;
+        let code = accounts
+            .iter()
+            .filter_map(|(_, account)| account.info.as_ref())
+            .filter_map(|info| Some((info.code_hash, info.code.clone()?)))
+            .collect();
+        let slots = accounts.iter().map(|(_, account)| account.storage.len()).sum();
+        Ok(Self {
+            inner,
+            accounts: accounts.into_iter().collect(),
+            code,
+            slots,
+            elapsed: started.elapsed(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        })
+    }
+
+    /// The prefetch's size and time, and the hits and misses so far.
+    pub fn stats(&self) -> PrefetchStats {
+        PrefetchStats {
+            accounts: self.accounts.len(),
+            slots: self.slots,
+            elapsed: self.elapsed,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+        }
+    }
+
+    fn hit<T>(&self, value: T) -> T {
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        value
+    }
+
+    fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl<P: StateProvider> DatabaseRef for PrefetchedState<P> {
+    type Error = DatabaseError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        if let Some(account) = self.accounts.get(&address) {
+            return Ok(self.hit(account.info.clone()));
+        }
+        self.miss();
+        self.inner.basic_ref(address)
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        if let Some(code) = self.code.get(&code_hash) {
+            return Ok(self.hit(code.clone()));
+        }
+        self.miss();
+        self.inner.code_by_hash_ref(code_hash)
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        if let Some(value) =
+            self.accounts.get(&address).and_then(|account| account.storage.get(&index))
+        {
+            return Ok(self.hit(*value));
+        }
+        self.miss();
+        self.inner.storage_ref(address, index)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.inner.block_hash_ref(number)
+    }
+}
