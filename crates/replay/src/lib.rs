@@ -21,7 +21,9 @@
 
 pub mod bench;
 pub mod bundle;
+pub mod critical_path;
 pub mod replay;
+pub mod revm_floor;
 pub mod store;
 
 use std::path::{Path, PathBuf};
