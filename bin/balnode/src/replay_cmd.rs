@@ -33,6 +33,9 @@ pub(crate) struct ReplayArgs {
     /// With `--bench`: print the report as one JSON object instead of Markdown.
     #[arg(long, requires = "bench")]
     json: bool,
+    /// With `--bench`: also write the JSON report to FILE.
+    #[arg(long, value_name = "FILE", requires = "bench")]
+    json_out: Option<PathBuf>,
     /// With `--bench`: measured runs per block and configuration (the median is reported).
     #[arg(long, default_value_t = 5, requires = "bench")]
     runs: usize,
@@ -41,7 +44,7 @@ pub(crate) struct ReplayArgs {
     warm_only: bool,
     /// Write each block's access list (RLP) as DIR/<number>/block_access_list.rlp; with DIR the corpus's
     /// `blocks/` folder, beside the bundles, where replay picks them up and checks them.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "bench")]
     emit_bal: Option<PathBuf>,
     /// A list of blocks known to fail, each with its reason (`block NUMBER` lines under `#` comments): they
     /// are reported but do not fail the command while they fail, and fail it once they pass.
@@ -70,6 +73,10 @@ pub(crate) fn run(args: ReplayArgs) -> eyre::Result<()> {
         let config =
             BenchConfig { runs: args.runs.max(1), cold: !args.warm_only, tmp: args.tmp.clone() };
         let report = run_bench(&spec, &dirs, &config)?;
+        if let Some(path) = &args.json_out {
+            std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                .wrap_err_with(|| format!("cannot write {}", path.display()))?;
+        }
         if args.json {
             println!("{}", serde_json::to_string_pretty(&report)?);
         } else {

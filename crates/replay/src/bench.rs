@@ -222,15 +222,21 @@ struct RunTimes {
     commit: Option<Duration>,
 }
 
-/// One measured run of `mode` on `store`; with `commit`, the block is then written (the store is consumed).
+/// A configuration to run: a mode at a thread count, with the pool of that many threads and the block's BAL.
+#[derive(Debug, Clone, Copy)]
+struct Run<'a> {
+    mode: ExecMode,
+    threads: usize,
+    pool: &'a rayon::ThreadPool,
+    bal: Option<&'a BlockAccessList>,
+}
+
+/// One measured run on `store`; with `commit`, the block is then written (the store is then spent).
 fn run_once(
     spec: &Arc<ChainSpec>,
     bundle: &Bundle,
     store: &PreStateStore,
-    mode: ExecMode,
-    bal: Option<&BlockAccessList>,
-    pool: &rayon::ThreadPool,
-    threads: usize,
+    Run { mode, threads, pool, bal }: Run<'_>,
     commit: bool,
 ) -> Result<Result<RunTimes, String>, ReplayError> {
     let number = bundle.number();
@@ -376,10 +382,7 @@ pub fn run_bench(
                         spec,
                         &bundle,
                         &store,
-                        mode,
-                        bal.as_ref(),
-                        pool_of(threads),
-                        threads,
+                        Run { mode, threads, pool: pool_of(threads), bal: bal.as_ref() },
                         false,
                     )? {
                         Ok(times) if run > 0 => runs.push(times),
@@ -406,10 +409,7 @@ pub fn run_bench(
                             spec,
                             &bundle,
                             &store,
-                            mode,
-                            bal.as_ref(),
-                            pool_of(threads),
-                            threads,
+                            Run { mode, threads, pool: pool_of(threads), bal: bal.as_ref() },
                             true,
                         )? {
                             Ok(times) => runs.push(times),

@@ -112,8 +112,8 @@ pub fn transaction_accesses(
         bundle.pre_state.get(&beneficiary).map_or(U256::ZERO, |pre| pre.account.balance);
     let mut evm = Context::mainnet()
         .with_db(Recording { db: memory_db(bundle), reads: HashSet::new() })
-        .with_block(env.block_env.clone())
-        .with_cfg(env.cfg_env.clone())
+        .with_block(env.block_env)
+        .with_cfg(env.cfg_env)
         .build_mainnet();
     let mut accesses = Vec::with_capacity(bundle.transaction_count());
     for (index, tx) in tx_envs(bundle).into_iter().enumerate() {
@@ -161,12 +161,13 @@ fn set_beneficiary_balance(db: &mut MemoryDb, beneficiary: Address, balance: U25
     account.info.balance = balance;
 }
 
+/// An account a transaction changed: address, balance (the beneficiary's as a difference), nonce, code hash and
+/// the slots written.
+type ChangedAccount = (Address, U256, u64, B256, Vec<(U256, U256)>);
+
 /// What a transaction changed, with the beneficiary's balance as a difference: the part of its outcome that
 /// must not depend on the beneficiary's balance for fee credits to commute.
-fn outcome(
-    state: &EvmState,
-    beneficiary: Address,
-) -> Vec<(Address, U256, u64, B256, Vec<(U256, U256)>)> {
+fn outcome(state: &EvmState, beneficiary: Address) -> Vec<ChangedAccount> {
     let mut changed: Vec<_> = state
         .iter()
         .filter(|(_, account)| account.is_touched())

@@ -221,3 +221,18 @@ impl<P: StateProvider> StateProvider for BundleStateView<P> {
         self.inner.storage(address, key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blockhash_answers_the_parent_and_records_the_rest() {
+        let parent = B256::repeat_byte(7);
+        let view = BundleStateView::new((), 100, parent);
+        assert_eq!(view.block_hash(99).unwrap(), Some(parent));
+        assert_eq!(view.block_hash(42).unwrap(), None);
+        assert_eq!(view.block_hash(98).unwrap(), None);
+        assert_eq!(view.missed().block_hashes.into_iter().collect::<Vec<_>>(), [42, 98]);
+    }
+}
