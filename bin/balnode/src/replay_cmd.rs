@@ -6,14 +6,16 @@ use std::{
     sync::Arc,
 };
 
-use balnode_chainspec::{ChainSpec, mainnet};
+use balnode_chainspec::{ChainSpec, chain_by_name_or_path, mainnet};
 use balnode_import::runner::KnownFailures;
+use balnode_import::{Imported, Importer, import_files};
 use balnode_replay::{
     bench::{BenchConfig, run_bench},
     bundle::{find_bundles, load_bundle},
     replay::replay_bundle,
     write_block_access_list,
 };
+use balnode_storage_mdbx::DatabaseEnv;
 use clap::Args;
 use eyre::WrapErr;
 use rayon::prelude::*;
@@ -23,9 +25,18 @@ use tracing::info;
 #[derive(Debug, Args)]
 pub(crate) struct ReplayArgs {
     /// Bundles: a bundle directory (`block.json` + `pre_state.json`), or a directory of them (such as the
-    /// corpus's `blocks/`, or the folder holding it).
+    /// corpus's `blocks/`, or the folder holding it). With `--datadir`: block files (RLP, plain or .gz, with or
+    /// without access lists).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
+    /// Replay block files on top of this initialised datadir instead of bundles: every block goes through the
+    /// import pipeline (all checks, state root included) on a temporary copy of the datadir, which is left as
+    /// it was.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["bench", "emit_bal", "known_failures"])]
+    datadir: Option<PathBuf>,
+    /// With `--datadir`: the chain it holds (`mainnet`, `dev`, or a genesis.json).
+    #[arg(long, value_name = "CHAIN", default_value = "mainnet", requires = "datadir")]
+    chain: String,
     /// Measure instead of only checking: every execution mode, warm and cold, against raw revm, with each
     /// block's critical path; prints a Markdown table.
     #[arg(long)]
@@ -57,6 +68,9 @@ pub(crate) struct ReplayArgs {
 
 /// Runs `balnode replay`.
 pub(crate) fn run(args: ReplayArgs) -> eyre::Result<()> {
+    if let Some(datadir) = &args.datadir {
+        return replay_files(&args.chain, datadir, &args.paths, args.tmp.as_deref());
+    }
     let spec = mainnet();
     let mut dirs = Vec::new();
     for path in &args.paths {
@@ -195,4 +209,58 @@ fn check(
         "{unlisted} block(s) failed to replay, not counting the listed ones"
     );
     Ok(())
+}
+
+/// Replays block files on a temporary copy of `datadir`, each block through the import pipeline; prints a line
+/// per block and `N passed, N failed`. The first failing block stops the replay: the next ones build on it.
+fn replay_files(
+    chain: &str,
+    datadir: &Path,
+    files: &[PathBuf],
+    tmp: Option<&Path>,
+) -> eyre::Result<()> {
+    let spec = chain_by_name_or_path(chain).wrap_err("cannot load the chain")?;
+    let db = datadir.join("db");
+    eyre::ensure!(
+        db.join("mdbx.dat").is_file(),
+        "{} is not a datadir: create it with `balnode init --chain CHAIN --datadir {}`",
+        datadir.display(),
+        datadir.display()
+    );
+    let copy = match tmp {
+        Some(parent) => tempfile::Builder::new().prefix("balnode-replay-").tempdir_in(parent),
+        None => tempfile::Builder::new().prefix("balnode-replay-").tempdir(),
+    }
+    .wrap_err("cannot create a temporary directory")?;
+    std::fs::create_dir(copy.path().join("db"))?;
+    std::fs::copy(db.join("mdbx.dat"), copy.path().join("db").join("mdbx.dat"))
+        .wrap_err_with(|| format!("cannot copy {}", db.display()))?;
+    let store = DatabaseEnv::open(copy.path())
+        .wrap_err_with(|| format!("cannot open the copy of {}", datadir.display()))?;
+    store.check_genesis(spec.chain_id(), spec.genesis_hash())?;
+    let importer = Importer::new(spec, store);
+    let (mut passed, mut known) = (0u64, 0u64);
+    let result = import_files(&importer, files, |record, imported| match imported {
+        Imported::Committed { gas_used, transactions } => {
+            passed += 1;
+            println!("ok   block {} ({transactions} txs, {gas_used} gas)", record.number());
+        }
+        Imported::Known => known += 1,
+    });
+    if known > 0 {
+        println!("{known} block(s) already in the datadir, not replayed");
+    }
+    match result {
+        Ok(_) => {
+            println!("{passed} passed, 0 failed");
+            Ok(())
+        }
+        Err(error) => {
+            println!("FAIL {error}");
+            println!(
+                "{passed} passed, 1 failed (the replay stops there: later blocks build on it)"
+            );
+            eyre::bail!("a block failed to replay")
+        }
+    }
 }
