@@ -2,7 +2,8 @@
 //! block's access-list size and critical path.
 //!
 //! Per block and configuration (mode × threads × cache) the median of `runs` measured runs is kept:
-//! - *warm*: one store per block, loaded once; a first unmeasured run warms the page cache and code caches.
+//! - *warm*: one store per block, loaded once; raw revm, the in-memory diagnostic and every configuration run
+//!   interleaved, one of each per round, so that outside load hits them alike; round 0 warms up, unkept.
 //! - *cold*: a fresh store per run whose files are flushed and dropped from the OS page cache
 //!   (`posix_fadvise(DONTNEED)` on closed files; `/proc/sys/vm/drop_caches` is not writable in a container),
 //!   so execution reads from disk.
@@ -39,7 +40,7 @@ use crate::{
     critical_path::{CriticalPath, critical_path, transaction_accesses},
     replay::execute_bundle,
     revm_floor::{evm_env, execute_raw, memory_db, tx_envs},
-    store::PreStateStore,
+    store::{BundleStateView, MemoryState, PreStateStore},
 };
 
 /// An execution strategy the bench measures. **To add one**, add a variant, list it in [`ExecMode::ALL`], name
@@ -145,6 +146,9 @@ pub struct BlockBench {
     pub revm_ms: f64,
     /// Raw revm's Mgas/s.
     pub revm_mgas_per_s: f64,
+    /// Diagnostic: sequential execution (warm, 1 thread) on the pre-state in hash maps instead of MDBX: the
+    /// same executor without the store, median time.
+    pub sequential_in_memory_ms: f64,
     /// Each configuration's times.
     pub modes: Vec<ModeTimes>,
     /// Anything odd: gas that differs between revm and the executor, a failed execution.
@@ -192,6 +196,8 @@ pub struct BenchReport {
     pub blocks: Vec<BlockBench>,
     /// Raw revm over the corpus.
     pub revm_mgas_per_s: f64,
+    /// Diagnostic: sequential execution on the pre-state in hash maps (no MDBX), over the corpus.
+    pub sequential_in_memory_mgas_per_s: f64,
     /// Per configuration over the corpus.
     pub summary: Vec<SummaryRow>,
     /// From the critical paths.
@@ -346,56 +352,74 @@ pub fn run_bench(
             }
         };
 
-        // Raw revm.
+        // Warm, interleaved: each round runs raw revm, the in-memory diagnostic and every mode once, so that
+        // load from elsewhere on the machine hits them alike; round 0 warms up and is not kept.
         let env = evm_env(spec, &bundle);
         let db = memory_db(&bundle);
-        let mut revm_times = Vec::new();
-        for run in 0..=config.runs {
-            let (db, txs) = (db.clone(), tx_envs(&bundle));
-            let started = Instant::now();
-            let result = execute_raw(&env, db, txs);
-            let elapsed = started.elapsed();
-            match result {
-                Ok(revm_gas) => {
-                    if run == 0 && revm_gas != gas {
+        let memory = MemoryState::of(&bundle);
+        let memory_view = BundleStateView::new(&memory, number, bundle.block.header.parent_hash);
+        let configurations: Vec<(ExecMode, usize)> = ExecMode::ALL
+            .iter()
+            .flat_map(|&mode| mode.thread_counts().iter().map(move |&threads| (mode, threads)))
+            .collect();
+        let (mut revm_times, mut memory_times) = (Vec::new(), Vec::new());
+        let mut warm_runs: Vec<Vec<RunTimes>> = vec![Vec::new(); configurations.len()];
+        let (mut revm_failed, mut memory_failed) = (false, false);
+        let mut failed = vec![false; configurations.len()];
+        for round in 0..=config.runs {
+            if !revm_failed {
+                let (db, txs) = (db.clone(), tx_envs(&bundle));
+                let started = Instant::now();
+                let result = execute_raw(&env, db, txs);
+                let elapsed = started.elapsed();
+                match result {
+                    Ok(revm_gas) if round == 0 && revm_gas != gas => {
                         notes.push(format!("raw revm used {revm_gas} gas, the header says {gas}"));
                     }
+                    Ok(_) => {}
+                    Err(error) => {
+                        notes.push(format!("raw revm failed: {error}"));
+                        revm_failed = true;
+                    }
                 }
-                Err(error) => {
-                    notes.push(format!("raw revm failed: {error}"));
-                    break;
+                if round > 0 {
+                    revm_times.push(elapsed);
                 }
             }
-            if run > 0 {
-                revm_times.push(elapsed);
+            if !memory_failed {
+                let started = Instant::now();
+                let result = ExecMode::Sequential.execute(spec, &bundle, &memory_view, None, 1);
+                let elapsed = started.elapsed();
+                if let Err(error) = result {
+                    notes.push(format!("sequential on the in-memory state failed: {error}"));
+                    memory_failed = true;
+                }
+                if round > 0 {
+                    memory_times.push(elapsed);
+                }
+            }
+            for (index, &(mode, threads)) in configurations.iter().enumerate() {
+                if failed[index] {
+                    continue;
+                }
+                let run = Run { mode, threads, pool: pool_of(threads), bal: bal.as_ref() };
+                match run_once(spec, &bundle, &store, run, false)? {
+                    Ok(times) if round > 0 => warm_runs[index].push(times),
+                    Ok(_) => {}
+                    Err(error) => {
+                        notes.push(error);
+                        failed[index] = true;
+                    }
+                }
             }
         }
         let revm = median(revm_times);
-
-        // The modes, warm: the first run warms up.
-        let mut modes = Vec::new();
-        for &mode in ExecMode::ALL {
-            for &threads in mode.thread_counts() {
-                let mut runs = Vec::new();
-                for run in 0..=config.runs {
-                    match run_once(
-                        spec,
-                        &bundle,
-                        &store,
-                        Run { mode, threads, pool: pool_of(threads), bal: bal.as_ref() },
-                        false,
-                    )? {
-                        Ok(times) if run > 0 => runs.push(times),
-                        Ok(_) => {}
-                        Err(error) => {
-                            notes.push(error);
-                            break;
-                        }
-                    }
-                }
-                modes.push(summarise(mode, threads, "warm", gas, &runs));
-            }
-        }
+        let in_memory = median(memory_times);
+        let mut modes: Vec<ModeTimes> = configurations
+            .iter()
+            .zip(&warm_runs)
+            .map(|(&(mode, threads), runs)| summarise(mode, threads, "warm", gas, runs))
+            .collect();
         drop(store);
         // Cold: a fresh store per run, out of the page cache.
         if config.cold {
@@ -432,6 +456,7 @@ pub fn run_bench(
             critical_path: path,
             revm_ms: ms(revm),
             revm_mgas_per_s: mgas(gas, revm),
+            sequential_in_memory_ms: ms(in_memory),
             modes,
             notes,
         });
@@ -509,7 +534,9 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
         worst: speedups.first().copied().unwrap_or(1.0),
         corpus: if critical == 0 { 1.0 } else { path_gas as f64 / critical as f64 },
     };
+    let in_memory_ms: f64 = blocks.iter().map(|block| block.sequential_in_memory_ms).sum();
     BenchReport {
+        sequential_in_memory_mgas_per_s: mgas_of(in_memory_ms),
         runs: config.runs,
         cold_cache: if config.cold { COLD_CACHE } else { "not measured (--warm-only)" },
         blocks,
@@ -538,6 +565,12 @@ impl BenchReport {
             out,
             "| raw revm (CacheDB) | 1 | memory | {:.1} | | 1.00 |",
             self.revm_mgas_per_s
+        );
+        let _ = writeln!(
+            out,
+            "| sequential on hash maps, no MDBX (diagnostic) | 1 | warm | {:.1} | | {:.2} |",
+            self.sequential_in_memory_mgas_per_s,
+            self.revm_mgas_per_s / self.sequential_in_memory_mgas_per_s.max(f64::MIN_POSITIVE)
         );
         for row in &self.summary {
             let _ = writeln!(

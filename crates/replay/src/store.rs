@@ -236,3 +236,53 @@ mod tests {
         assert_eq!(view.missed().block_hashes.into_iter().collect::<Vec<_>>(), [42, 98]);
     }
 }
+
+/// A bundle's pre-state in hash maps, behind the storage-api traits: the bench's diagnostic of what the MDBX
+/// store costs (the same executor on the same state, without the store).
+#[derive(Debug, Default)]
+pub struct MemoryState {
+    accounts: std::collections::HashMap<Address, Account>,
+    storage: std::collections::HashMap<(Address, StorageKey), StorageValue>,
+    bytecodes: std::collections::HashMap<B256, Bytes>,
+}
+
+impl MemoryState {
+    /// The pre-state of `bundle`.
+    pub fn of(bundle: &Bundle) -> Self {
+        let mut state = Self::default();
+        for (&address, pre) in &bundle.pre_state {
+            state.accounts.insert(address, pre.account);
+            for (&slot, &value) in &pre.storage {
+                state.storage.insert((address, slot), value);
+            }
+            if let (Some(code), Some(hash)) = (&pre.code, pre.account.bytecode_hash) {
+                state.bytecodes.insert(hash, code.clone());
+            }
+        }
+        state
+    }
+}
+
+impl AccountReader for MemoryState {
+    fn basic_account(&self, address: Address) -> ProviderResult<Option<Account>> {
+        Ok(self.accounts.get(&address).copied())
+    }
+}
+
+impl BytecodeReader for MemoryState {
+    fn bytecode_by_hash(&self, code_hash: B256) -> ProviderResult<Option<Bytes>> {
+        Ok(self.bytecodes.get(&code_hash).cloned())
+    }
+}
+
+impl BlockHashReader for MemoryState {
+    fn block_hash(&self, _number: BlockNumber) -> ProviderResult<Option<BlockHash>> {
+        Ok(None)
+    }
+}
+
+impl StateProvider for MemoryState {
+    fn storage(&self, address: Address, key: StorageKey) -> ProviderResult<Option<StorageValue>> {
+        Ok(self.storage.get(&(address, key)).copied().filter(|value| !value.is_zero()))
+    }
+}
