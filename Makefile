@@ -7,12 +7,15 @@ SHARED      ?= ../shared
 FIXTURES    ?= testing/fixtures
 NEXTEST_VERSION ?= 0.9.143
 KNOWN_FAILURES ?= crates/import/testdata/known-failures.txt
+REPLAY_KNOWN_FAILURES ?= crates/replay/testdata/known-failures.txt
+# `make bench`: measured runs per block and configuration (the median is reported).
+BENCH_RUNS ?= 5
 # The Amsterdam bundle runs under the chain spec's `bal-v5.7` profile (docs/AMSTERDAM.md).
 BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amsterdam
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: bench bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -43,13 +46,23 @@ fixtures:
 	$(SHARED)/fixtures/unpack.sh $(FIXTURES)
 
 ## conformance: the large suites from $(SHARED)/fixtures: the tests marked ignored in `make test`, then the
-## blockchain tests through the import path (known failures, each with its reason, in $(KNOWN_FAILURES)).
+## blockchain tests through the import path (known failures, each with its reason, in $(KNOWN_FAILURES)), then
+## the mainnet corpus through `balnode replay` (known failures in $(REPLAY_KNOWN_FAILURES)).
 conformance: nextest fixtures
 	BALNODE_FIXTURES=$(abspath $(FIXTURES)) $(CARGO) nextest run --workspace --locked --cargo-profile conformance \
 		--run-ignored only --no-fail-fast
 	$(CARGO) build --profile conformance --locked --bin balnode
 	RUST_LOG=warn target/conformance/balnode test-fixtures --known-failures $(KNOWN_FAILURES) \
 		$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite))
+	RUST_LOG=warn target/conformance/balnode replay --known-failures $(REPLAY_KNOWN_FAILURES) \
+		$(FIXTURES)/mainnet/pevm-blocks
+
+## bench: the mainnet corpus replayed by every execution mode, warm and cold, against raw revm, with each
+## block's critical path: a Markdown table on stdout, the same as JSON in target/bench/replay.json.
+bench: build fixtures
+	@mkdir -p target/bench
+	RUST_LOG=warn $(BIN) replay --bench --runs $(BENCH_RUNS) --json-out target/bench/replay.json \
+		$(FIXTURES)/mainnet/pevm-blocks
 
 ## bench-import: import throughput (median Mgas/s of 5 runs) on the fixture chains hive-sync and rpc-compat.
 bench-import: build fixtures

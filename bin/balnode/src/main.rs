@@ -13,6 +13,7 @@ use std::{
 };
 
 mod bal_cmd;
+mod replay_cmd;
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
 use balnode_import::{
@@ -112,6 +113,10 @@ enum Command {
         #[command(subcommand)]
         command: bal_cmd::BalCommand,
     },
+    /// Replay real blocks with the pre-state they read (replay bundles, such as the mainnet corpus of the
+    /// shared fixtures): each is executed on a temporary MDBX store and its gas used, receipts root and logs
+    /// bloom checked against its header. `--bench` measures the execution modes instead.
+    Replay(replay_cmd::ReplayArgs),
     /// Run the node.
     Node {
         /// Run a single-node development chain (the built-in `dev` chain, its funded accounts printed).
@@ -213,6 +218,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Db { command: DbCommand::VerifyRoot { datadir } } => verify_root(&datadir)?,
         Command::Bal { command } => bal_cmd::run(command)?,
+        Command::Replay(args) => replay_cmd::run(args)?,
         Command::Node { dev: is_dev, datadir } => {
             eyre::ensure!(is_dev, "only `balnode node --dev` exists so far: pass --dev");
             node_dev(&datadir)?;

@@ -2,6 +2,7 @@
 
 mod bal;
 mod import;
+mod replay;
 
 use std::{path::Path, process::Command};
 

@@ -1,0 +1,635 @@
+//! The performance report: each execution mode on each block, warm and cold, against raw revm, with each
+//! block's access-list size and critical path.
+//!
+//! Per block and configuration (mode × threads × cache) the median of `runs` measured runs is kept:
+//! - *warm*: one store per block, loaded once; raw revm, the in-memory diagnostic and every configuration run
+//!   interleaved, one of each per round, so that outside load hits them alike; round 0 warms up, unkept.
+//! - *cold*: a fresh store per run whose files are flushed and dropped from the OS page cache
+//!   (`posix_fadvise(DONTNEED)` on closed files; `/proc/sys/vm/drop_caches` is not writable in a container),
+//!   so execution reads from disk.
+//!
+//! The time is split into *prefetch* (reading ahead what the BAL names: no mode does it yet, so 0), *execute*
+//! (the mode's execution of the block, receipts and state changes included), *root* (the incremental state
+//! root of the changes over the store's trie, on the mode's thread count — over a partial pre-state, so
+//! smaller tries than mainnet's) and *commit* (the block's changes written to the store: cold runs only, each
+//! on its own fresh store; the block is written as block 1 over the pre-state's block 0). Mgas/s is gas over
+//! the execute time. Raw revm ([`crate::revm_floor`]) is measured in the same process, block by block, the
+//! same way.
+//!
+//! Summary ratios are ratios of total times over the corpus (lower is faster): `ratio_to_sequential` =
+//! time of the mode / time of sequential execution (same cache), `ratio_to_revm` = time of the mode / time of
+//! raw revm.
+
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use balnode_chainspec::ChainSpec;
+use balnode_executor::{BlockExecutionOutput, ExecutionError, execute_block_with_bal};
+use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
+use balnode_storage_api::{BlockToCommit, BlockWriter, StateProvider};
+use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
+use serde::Serialize;
+use tracing::info;
+
+use crate::{
+    ReplayError,
+    bundle::{Bundle, load_bundle},
+    critical_path::{CriticalPath, critical_path, transaction_accesses},
+    replay::execute_bundle,
+    revm_floor::{evm_env, execute_raw, memory_db, tx_envs},
+    store::{BundleStateView, MemoryState, PreStateStore},
+};
+
+/// An execution strategy the bench measures. **To add one**, add a variant, list it in [`ExecMode::ALL`], name
+/// it in [`ExecMode::name`], and call it in [`ExecMode::execute`]: the bench, the table and the JSON pick it up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecMode {
+    /// One transaction after the other (`balnode_executor::execute_block`).
+    Sequential,
+}
+
+impl ExecMode {
+    /// Every mode the bench runs, the reference (sequential) first.
+    pub const ALL: &[Self] = &[Self::Sequential];
+
+    /// The mode's name in the report.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Sequential => "sequential",
+        }
+    }
+
+    /// The thread counts the mode is measured at. Sequential execution uses one thread whatever the count:
+    /// at 2 threads only the state root runs on two.
+    pub const fn thread_counts(self) -> &'static [usize] {
+        match self {
+            Self::Sequential => &[1, 2],
+        }
+    }
+
+    /// Executes `bundle`'s block on `state` with `threads` threads. `bal` is the block's access list (built
+    /// once before measuring), for the modes that use one. Runs inside a rayon pool of `threads` threads.
+    pub fn execute<P: StateProvider>(
+        self,
+        spec: &Arc<ChainSpec>,
+        bundle: &Bundle,
+        state: P,
+        bal: Option<&BlockAccessList>,
+        threads: usize,
+    ) -> Result<BlockExecutionOutput, ExecutionError> {
+        let _ = (bal, threads);
+        let placeholder = |_: &_| Ok(B256::ZERO);
+        match self {
+            Self::Sequential => execute_block_with_bal(
+                spec,
+                &bundle.block,
+                &bundle.senders,
+                state,
+                Some(&placeholder),
+                false,
+            ),
+            // A BAL-parallel mode: `Self::BalParallel => execute_block_parallel_bal(spec, &bundle.block,
+            // &bundle.senders, state, bal.expect("built before measuring"), threads)`.
+        }
+    }
+}
+
+/// Bench settings.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// Measured runs per block and configuration; the median is reported.
+    pub runs: usize,
+    /// Whether to measure with a cold cache too.
+    pub cold: bool,
+    /// Where temporary stores go (default: the system's temporary directory).
+    pub tmp: Option<PathBuf>,
+}
+
+/// Median times of one configuration on one block, in milliseconds.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModeTimes {
+    /// The mode's name.
+    pub mode: &'static str,
+    /// Threads.
+    pub threads: usize,
+    /// `warm` or `cold`.
+    pub cache: &'static str,
+    /// Reading ahead (0: no mode prefetches yet).
+    pub prefetch_ms: f64,
+    /// Execution.
+    pub execute_ms: f64,
+    /// The incremental state root of the changes.
+    pub root_ms: f64,
+    /// Writing the block (cold runs only).
+    pub commit_ms: Option<f64>,
+    /// Gas over the execute time.
+    pub mgas_per_s: f64,
+}
+
+/// One block of the report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockBench {
+    /// Its number.
+    pub number: u64,
+    /// Transactions.
+    pub txs: usize,
+    /// Gas used.
+    pub gas: u64,
+    /// Its access list's RLP size, in bytes.
+    pub bal_bytes: usize,
+    /// The critical path.
+    pub critical_path: CriticalPath,
+    /// Raw revm's median time.
+    pub revm_ms: f64,
+    /// Raw revm's Mgas/s.
+    pub revm_mgas_per_s: f64,
+    /// Diagnostic: sequential execution (warm, 1 thread) on the pre-state in hash maps instead of MDBX: the
+    /// same executor without the store, median time.
+    pub sequential_in_memory_ms: f64,
+    /// Each configuration's times.
+    pub modes: Vec<ModeTimes>,
+    /// Anything odd: gas that differs between revm and the executor, a failed execution.
+    pub notes: Vec<String>,
+}
+
+/// One summary row: a configuration over the whole corpus.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryRow {
+    /// The mode's name.
+    pub mode: &'static str,
+    /// Threads.
+    pub threads: usize,
+    /// `warm` or `cold`.
+    pub cache: &'static str,
+    /// Total gas over total execute time.
+    pub mgas_per_s: f64,
+    /// Total execute time over sequential's at 1 thread with the same cache.
+    pub ratio_to_sequential: f64,
+    /// Total execute time over raw revm's.
+    pub ratio_to_revm: f64,
+}
+
+/// The ideal speedups of the blocks' critical paths.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct IdealSpeedup {
+    /// Median over the blocks with transactions.
+    pub median: f64,
+    /// Best block.
+    pub best: f64,
+    /// Worst block.
+    pub worst: f64,
+    /// Total gas of the corpus over the sum of the critical paths.
+    pub corpus: f64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Measured runs per configuration.
+    pub runs: usize,
+    /// How the cold cache was made.
+    pub cold_cache: &'static str,
+    /// Per block.
+    pub blocks: Vec<BlockBench>,
+    /// Raw revm over the corpus.
+    pub revm_mgas_per_s: f64,
+    /// Diagnostic: sequential execution on the pre-state in hash maps (no MDBX), over the corpus.
+    pub sequential_in_memory_mgas_per_s: f64,
+    /// Per configuration over the corpus.
+    pub summary: Vec<SummaryRow>,
+    /// From the critical paths.
+    pub ideal_speedup: IdealSpeedup,
+}
+
+const COLD_CACHE: &str =
+    "fresh store per run, its files' pages dropped with posix_fadvise(DONTNEED)";
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn mgas(gas: u64, duration: Duration) -> f64 {
+    if duration.is_zero() { 0.0 } else { gas as f64 / 1e6 / duration.as_secs_f64() }
+}
+
+/// The times of one run.
+#[derive(Debug, Clone, Copy, Default)]
+struct RunTimes {
+    execute: Duration,
+    root: Duration,
+    commit: Option<Duration>,
+}
+
+/// A configuration to run: a mode at a thread count, with the pool of that many threads and the block's BAL.
+#[derive(Debug, Clone, Copy)]
+struct Run<'a> {
+    mode: ExecMode,
+    threads: usize,
+    pool: &'a rayon::ThreadPool,
+    bal: Option<&'a BlockAccessList>,
+}
+
+/// One measured run on `store`; with `commit`, the block is then written (the store is then spent).
+fn run_once(
+    spec: &Arc<ChainSpec>,
+    bundle: &Bundle,
+    store: &PreStateStore,
+    Run { mode, threads, pool, bal }: Run<'_>,
+    commit: bool,
+) -> Result<Result<RunTimes, String>, ReplayError> {
+    let number = bundle.number();
+    let view = store.view(bundle)?;
+    let started = Instant::now();
+    let output = match pool.install(|| mode.execute(spec, bundle, &view, bal, threads)) {
+        Ok(output) => output,
+        Err(error) => return Ok(Err(format!("{} failed: {error}", mode.name()))),
+    };
+    let execute = started.elapsed();
+    let started = Instant::now();
+    let latest = store
+        .env()
+        .provider()
+        .and_then(|provider| provider.into_latest())
+        .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
+    let hashed = HashedPostState::from_changes(&output.state);
+    let parallelism = if threads > 1 { Parallelism::Pool(pool) } else { Parallelism::Sequential };
+    let root = parallel_state_root(&latest, &hashed, parallelism)
+        .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
+    let root_time = started.elapsed();
+    drop(latest);
+    let commit_time = if commit {
+        let mut header = bundle.block.header.clone();
+        header.number = 1;
+        header.parent_hash = store.genesis_hash();
+        header.state_root = root.root;
+        let to_commit = BlockToCommit {
+            hash: header.hash_slow(),
+            header,
+            body: bundle.block.body.clone(),
+            senders: bundle.senders.clone(),
+            receipts: output.receipts,
+            block_access_list: None,
+            state: output.state,
+            trie_updates: Some(root.updates),
+        };
+        let started = Instant::now();
+        store
+            .env()
+            .commit_blocks(vec![to_commit])
+            .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
+        Some(started.elapsed())
+    } else {
+        None
+    };
+    Ok(Ok(RunTimes { execute, root: root_time, commit: commit_time }))
+}
+
+/// Measures every bundle in `dirs` (see the module's documentation).
+pub fn run_bench(
+    spec: &Arc<ChainSpec>,
+    dirs: &[PathBuf],
+    config: &BenchConfig,
+) -> Result<BenchReport, ReplayError> {
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1usize, 2]
+        .into_iter()
+        .map(|threads| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a thread pool can be built");
+            (threads, pool)
+        })
+        .collect();
+    let pool_of = |threads: usize| {
+        &pools.iter().find(|(count, _)| *count == threads).expect("a pool per thread count").1
+    };
+    let tmp = config.tmp.as_deref();
+    let mut blocks = Vec::new();
+    for dir in dirs {
+        let bundle = load_bundle(dir)?;
+        let number = bundle.number();
+        let gas = bundle.gas_used();
+        let mut notes = Vec::new();
+
+        // Once, unmeasured: the access list (for its size and the BAL modes) and the critical path.
+        let store = PreStateStore::create(&bundle, tmp)?;
+        let (output, missed) = execute_bundle(spec, &bundle, &store, true)?;
+        let bal = match output {
+            Ok(output) => {
+                if output.gas_used != gas {
+                    notes.push(format!(
+                        "executes to {} gas, the header says {gas}",
+                        output.gas_used
+                    ));
+                }
+                output.block_access_list
+            }
+            Err(error) => {
+                notes.push(format!("execution failed: {error}"));
+                None
+            }
+        };
+        if !missed.block_hashes.is_empty() {
+            notes.push(format!(
+                "BLOCKHASH of {:?} answered with zero (not in the bundle), in every mode alike",
+                missed.block_hashes
+            ));
+        }
+        let bal_bytes = bal.as_ref().map_or(0, |bal| balnode_bal::encode(bal).len());
+        let path = match transaction_accesses(spec, &bundle) {
+            Ok(accesses) => critical_path(&accesses),
+            Err(error) => {
+                notes.push(format!("no critical path: raw revm failed: {error}"));
+                CriticalPath::default()
+            }
+        };
+
+        // Warm, interleaved: each round runs raw revm, the in-memory diagnostic and every mode once, so that
+        // load from elsewhere on the machine hits them alike; round 0 warms up and is not kept.
+        let env = evm_env(spec, &bundle);
+        let db = memory_db(&bundle);
+        let memory = MemoryState::of(&bundle);
+        let memory_view = BundleStateView::new(&memory, number, bundle.block.header.parent_hash);
+        let configurations: Vec<(ExecMode, usize)> = ExecMode::ALL
+            .iter()
+            .flat_map(|&mode| mode.thread_counts().iter().map(move |&threads| (mode, threads)))
+            .collect();
+        let (mut revm_times, mut memory_times) = (Vec::new(), Vec::new());
+        let mut warm_runs: Vec<Vec<RunTimes>> = vec![Vec::new(); configurations.len()];
+        let (mut revm_failed, mut memory_failed) = (false, false);
+        let mut failed = vec![false; configurations.len()];
+        for round in 0..=config.runs {
+            if !revm_failed {
+                let (db, txs) = (db.clone(), tx_envs(&bundle));
+                let started = Instant::now();
+                let result = execute_raw(&env, db, txs);
+                let elapsed = started.elapsed();
+                match result {
+                    Ok(revm_gas) if round == 0 && revm_gas != gas => {
+                        notes.push(format!("raw revm used {revm_gas} gas, the header says {gas}"));
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        notes.push(format!("raw revm failed: {error}"));
+                        revm_failed = true;
+                    }
+                }
+                if round > 0 {
+                    revm_times.push(elapsed);
+                }
+            }
+            if !memory_failed {
+                let started = Instant::now();
+                let result = ExecMode::Sequential.execute(spec, &bundle, &memory_view, None, 1);
+                let elapsed = started.elapsed();
+                if let Err(error) = result {
+                    notes.push(format!("sequential on the in-memory state failed: {error}"));
+                    memory_failed = true;
+                }
+                if round > 0 {
+                    memory_times.push(elapsed);
+                }
+            }
+            for (index, &(mode, threads)) in configurations.iter().enumerate() {
+                if failed[index] {
+                    continue;
+                }
+                let run = Run { mode, threads, pool: pool_of(threads), bal: bal.as_ref() };
+                match run_once(spec, &bundle, &store, run, false)? {
+                    Ok(times) if round > 0 => warm_runs[index].push(times),
+                    Ok(_) => {}
+                    Err(error) => {
+                        notes.push(error);
+                        failed[index] = true;
+                    }
+                }
+            }
+        }
+        let revm = median(revm_times);
+        let in_memory = median(memory_times);
+        let mut modes: Vec<ModeTimes> = configurations
+            .iter()
+            .zip(&warm_runs)
+            .map(|(&(mode, threads), runs)| summarise(mode, threads, "warm", gas, runs))
+            .collect();
+        drop(store);
+        // Cold: a fresh store per run, out of the page cache.
+        if config.cold {
+            for &mode in ExecMode::ALL {
+                for &threads in mode.thread_counts() {
+                    let mut runs = Vec::new();
+                    for _ in 0..config.runs {
+                        let mut store = PreStateStore::create(&bundle, tmp)?;
+                        store.evict_from_page_cache(number)?;
+                        match run_once(
+                            spec,
+                            &bundle,
+                            &store,
+                            Run { mode, threads, pool: pool_of(threads), bal: bal.as_ref() },
+                            true,
+                        )? {
+                            Ok(times) => runs.push(times),
+                            Err(error) => {
+                                notes.push(error);
+                                break;
+                            }
+                        }
+                    }
+                    modes.push(summarise(mode, threads, "cold", gas, &runs));
+                }
+            }
+        }
+        info!(target: "replay::bench", number, gas, revm_ms = ms(revm), ideal_speedup = path.ideal_speedup, "Measured block");
+        blocks.push(BlockBench {
+            number,
+            txs: bundle.transaction_count(),
+            gas,
+            bal_bytes,
+            critical_path: path,
+            revm_ms: ms(revm),
+            revm_mgas_per_s: mgas(gas, revm),
+            sequential_in_memory_ms: ms(in_memory),
+            modes,
+            notes,
+        });
+    }
+    Ok(report(config, blocks))
+}
+
+fn summarise(
+    mode: ExecMode,
+    threads: usize,
+    cache: &'static str,
+    gas: u64,
+    runs: &[RunTimes],
+) -> ModeTimes {
+    let execute = median(runs.iter().map(|run| run.execute).collect());
+    let root = median(runs.iter().map(|run| run.root).collect());
+    let commits: Vec<Duration> = runs.iter().filter_map(|run| run.commit).collect();
+    ModeTimes {
+        mode: mode.name(),
+        threads,
+        cache,
+        prefetch_ms: 0.0,
+        execute_ms: ms(execute),
+        root_ms: ms(root),
+        commit_ms: (!commits.is_empty()).then(|| ms(median(commits))),
+        mgas_per_s: mgas(gas, execute),
+    }
+}
+
+/// The summary and the ideal speedups over the measured blocks.
+fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
+    let total_gas: u64 = blocks.iter().map(|block| block.gas).sum();
+    let revm_ms: f64 = blocks.iter().map(|block| block.revm_ms).sum();
+    let mgas_of =
+        |total_ms: f64| if total_ms > 0.0 { total_gas as f64 / 1e3 / total_ms } else { 0.0 };
+    let total_ms = |mode: &str, threads: usize, cache: &str| -> f64 {
+        blocks
+            .iter()
+            .flat_map(|block| &block.modes)
+            .filter(|times| times.mode == mode && times.threads == threads && times.cache == cache)
+            .map(|times| times.execute_ms)
+            .sum()
+    };
+    let mut summary = Vec::new();
+    for cache in ["warm", "cold"] {
+        let sequential = total_ms(ExecMode::Sequential.name(), 1, cache);
+        for &mode in ExecMode::ALL {
+            for &threads in mode.thread_counts() {
+                let time = total_ms(mode.name(), threads, cache);
+                if time == 0.0 {
+                    continue;
+                }
+                summary.push(SummaryRow {
+                    mode: mode.name(),
+                    threads,
+                    cache,
+                    mgas_per_s: mgas_of(time),
+                    ratio_to_sequential: time / sequential,
+                    ratio_to_revm: time / revm_ms,
+                });
+            }
+        }
+    }
+    let mut speedups: Vec<f64> = blocks
+        .iter()
+        .filter(|block| block.critical_path.critical_gas > 0)
+        .map(|block| block.critical_path.ideal_speedup)
+        .collect();
+    speedups.sort_by(f64::total_cmp);
+    let critical: u64 = blocks.iter().map(|block| block.critical_path.critical_gas).sum();
+    let path_gas: u64 = blocks.iter().map(|block| block.critical_path.total_gas).sum();
+    let ideal_speedup = IdealSpeedup {
+        median: speedups.get(speedups.len() / 2).copied().unwrap_or(1.0),
+        best: speedups.last().copied().unwrap_or(1.0),
+        worst: speedups.first().copied().unwrap_or(1.0),
+        corpus: if critical == 0 { 1.0 } else { path_gas as f64 / critical as f64 },
+    };
+    let in_memory_ms: f64 = blocks.iter().map(|block| block.sequential_in_memory_ms).sum();
+    BenchReport {
+        sequential_in_memory_mgas_per_s: mgas_of(in_memory_ms),
+        runs: config.runs,
+        cold_cache: if config.cold { COLD_CACHE } else { "not measured (--warm-only)" },
+        blocks,
+        revm_mgas_per_s: mgas_of(revm_ms),
+        summary,
+        ideal_speedup,
+    }
+}
+
+impl BenchReport {
+    /// The report as Markdown: the summary, the ideal speedups, then one row per block.
+    pub fn to_markdown(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "## Summary (median of {} runs per block; cold cache: {})\n",
+            self.runs, self.cold_cache
+        );
+        let _ = writeln!(
+            out,
+            "| mode | threads | cache | Mgas/s | time / sequential | time / raw revm |"
+        );
+        let _ = writeln!(out, "|---|---:|---|---:|---:|---:|");
+        let _ = writeln!(
+            out,
+            "| raw revm (CacheDB) | 1 | memory | {:.1} | | 1.00 |",
+            self.revm_mgas_per_s
+        );
+        let _ = writeln!(
+            out,
+            "| sequential on hash maps, no MDBX (diagnostic) | 1 | warm | {:.1} | | {:.2} |",
+            self.sequential_in_memory_mgas_per_s,
+            self.revm_mgas_per_s / self.sequential_in_memory_mgas_per_s.max(f64::MIN_POSITIVE)
+        );
+        for row in &self.summary {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {:.2} | {:.2} |",
+                row.mode,
+                row.threads,
+                row.cache,
+                row.mgas_per_s,
+                row.ratio_to_sequential,
+                row.ratio_to_revm
+            );
+        }
+        let ideal = &self.ideal_speedup;
+        let _ = writeln!(
+            out,
+            "\nIdeal speedup from the critical paths (total gas / critical path): median {:.2}, best {:.2}, worst {:.2}, whole corpus {:.2}\n",
+            ideal.median, ideal.best, ideal.worst, ideal.corpus
+        );
+        let _ = writeln!(out, "## Blocks (times in ms: prefetch / execute / root / commit)\n");
+        let mut header = String::from(
+            "| block | txs | Mgas | BAL bytes | critical path Mgas | ideal speedup | revm Mgas/s |",
+        );
+        let mut rule = String::from("|---:|---:|---:|---:|---:|---:|---:|");
+        if let Some(first) = self.blocks.first() {
+            for times in &first.modes {
+                let _ = write!(
+                    header,
+                    " {} {}t {} Mgas/s | split |",
+                    times.mode, times.threads, times.cache
+                );
+                rule.push_str("---:|---|");
+            }
+        }
+        let _ = writeln!(out, "{header} notes |");
+        let _ = writeln!(out, "{rule}---|");
+        for block in &self.blocks {
+            let _ = write!(
+                out,
+                "| {} | {} | {:.2} | {} | {:.2} | {:.2} | {:.1} |",
+                block.number,
+                block.txs,
+                block.gas as f64 / 1e6,
+                block.bal_bytes,
+                block.critical_path.critical_gas as f64 / 1e6,
+                block.critical_path.ideal_speedup,
+                block.revm_mgas_per_s
+            );
+            for times in &block.modes {
+                let commit =
+                    times.commit_ms.map_or_else(|| "-".to_owned(), |commit| format!("{commit:.2}"));
+                let _ = write!(
+                    out,
+                    " {:.1} | {:.2} / {:.2} / {:.2} / {commit} |",
+                    times.mgas_per_s, times.prefetch_ms, times.execute_ms, times.root_ms
+                );
+            }
+            let _ = writeln!(out, " {} |", block.notes.join("; "));
+        }
+        out
+    }
+}
