@@ -8,7 +8,7 @@
 //!   (`posix_fadvise(DONTNEED)` on closed files; `/proc/sys/vm/drop_caches` is not writable in a container),
 //!   so execution reads from disk.
 //!
-//! The time is split into *prefetch* (reading ahead what the BAL names: no mode does it yet, so 0), *execute*
+//! The time is split into *prefetch* (reading ahead what the BAL names: the `bal` mode; 0 for the others), *execute*
 //! (the mode's execution of the block, receipts and state changes included), *root* (the incremental state
 //! root of the changes over the store's trie, on the mode's thread count — over a partial pre-state, so
 //! smaller tries than mainnet's) and *commit* (the block's changes written to the store: cold runs only, each
@@ -27,7 +27,10 @@ use std::{
 };
 
 use balnode_chainspec::ChainSpec;
-use balnode_executor::{BlockExecutionOutput, ExecutionError, execute_block_with_bal};
+use balnode_executor::{
+    BlockExecutionOutput, ExecutionError, execute_block_parallel_bal, execute_block_with_bal,
+    supports_parallel_bal,
+};
 use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
 use balnode_storage_api::{BlockToCommit, BlockWriter, StateProvider};
 use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
@@ -49,16 +52,21 @@ use crate::{
 pub enum ExecMode {
     /// One transaction after the other (`balnode_executor::execute_block`).
     Sequential,
+    /// Every transaction at once, driven by the block's access list
+    /// (`balnode_executor::execute_block_parallel_bal`, with its prefetch). Blocks before Byzantium run
+    /// sequentially, as in the importer.
+    Bal,
 }
 
 impl ExecMode {
     /// Every mode the bench runs, the reference (sequential) first.
-    pub const ALL: &[Self] = &[Self::Sequential];
+    pub const ALL: &[Self] = &[Self::Sequential, Self::Bal];
 
     /// The mode's name in the report.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Sequential => "sequential",
+            Self::Bal => "bal",
         }
     }
 
@@ -66,7 +74,7 @@ impl ExecMode {
     /// at 2 threads only the state root runs on two.
     pub const fn thread_counts(self) -> &'static [usize] {
         match self {
-            Self::Sequential => &[1, 2],
+            Self::Sequential | Self::Bal => &[1, 2],
         }
     }
 
@@ -80,10 +88,13 @@ impl ExecMode {
         bal: Option<&BlockAccessList>,
         threads: usize,
     ) -> Result<BlockExecutionOutput, ExecutionError> {
-        let _ = (bal, threads);
+        let _ = threads;
         let placeholder = |_: &_| Ok(B256::ZERO);
-        match self {
-            Self::Sequential => execute_block_with_bal(
+        match (self, bal) {
+            (Self::Bal, Some(bal)) if supports_parallel_bal(spec, &bundle.block) => {
+                execute_block_parallel_bal(spec, &bundle.block, &bundle.senders, state, bal)
+            }
+            _ => execute_block_with_bal(
                 spec,
                 &bundle.block,
                 &bundle.senders,
@@ -91,8 +102,6 @@ impl ExecMode {
                 Some(&placeholder),
                 false,
             ),
-            // A BAL-parallel mode: `Self::BalParallel => execute_block_parallel_bal(spec, &bundle.block,
-            // &bundle.senders, state, bal.expect("built before measuring"), threads)`.
         }
     }
 }
@@ -117,7 +126,7 @@ pub struct ModeTimes {
     pub threads: usize,
     /// `warm` or `cold`.
     pub cache: &'static str,
-    /// Reading ahead (0: no mode prefetches yet).
+    /// Reading ahead what the access list names (0 for modes without a prefetch).
     pub prefetch_ms: f64,
     /// Execution.
     pub execute_ms: f64,
@@ -223,6 +232,9 @@ fn mgas(gas: u64, duration: Duration) -> f64 {
 /// The times of one run.
 #[derive(Debug, Clone, Copy, Default)]
 struct RunTimes {
+    /// The access-list prefetch, inside the mode's call (zero for modes without one).
+    prefetch: Duration,
+    /// The rest of the mode's call.
     execute: Duration,
     root: Duration,
     commit: Option<Duration>,
@@ -252,7 +264,8 @@ fn run_once(
         Ok(output) => output,
         Err(error) => return Ok(Err(format!("{} failed: {error}", mode.name()))),
     };
-    let execute = started.elapsed();
+    let prefetch = output.prefetch.map_or(Duration::ZERO, |stats| stats.elapsed);
+    let execute = started.elapsed().saturating_sub(prefetch);
     let started = Instant::now();
     let latest = store
         .env()
@@ -289,7 +302,7 @@ fn run_once(
     } else {
         None
     };
-    Ok(Ok(RunTimes { execute, root: root_time, commit: commit_time }))
+    Ok(Ok(RunTimes { prefetch, execute, root: root_time, commit: commit_time }))
 }
 
 /// Measures every bundle in `dirs` (see the module's documentation).
@@ -471,18 +484,21 @@ fn summarise(
     gas: u64,
     runs: &[RunTimes],
 ) -> ModeTimes {
-    let execute = median(runs.iter().map(|run| run.execute).collect());
+    // Mgas/s over prefetch and execution: a mode without a prefetch reads during execution.
+    let total = median(runs.iter().map(|run| run.prefetch + run.execute).collect());
+    let prefetch = median(runs.iter().map(|run| run.prefetch).collect());
+    let execute = total.saturating_sub(prefetch);
     let root = median(runs.iter().map(|run| run.root).collect());
     let commits: Vec<Duration> = runs.iter().filter_map(|run| run.commit).collect();
     ModeTimes {
         mode: mode.name(),
         threads,
         cache,
-        prefetch_ms: 0.0,
+        prefetch_ms: ms(prefetch),
         execute_ms: ms(execute),
         root_ms: ms(root),
         commit_ms: (!commits.is_empty()).then(|| ms(median(commits))),
-        mgas_per_s: mgas(gas, execute),
+        mgas_per_s: mgas(gas, total),
     }
 }
 
