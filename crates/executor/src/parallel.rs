@@ -14,26 +14,42 @@
 //! Not handled here (the caller runs such blocks sequentially): blocks before Byzantium, whose receipts
 //! carry a state root after every transaction.
 
-use std::{cmp::min, sync::Arc};
+use std::{
+    cmp::min,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    },
+};
 
 use alloy_evm::{
     Evm,
     block::{BalIndexedDatabase, BlockExecutionError, BlockExecutor, BlockValidationError},
-    eth::EthTxResult,
+    eth::{
+        EthTxResult,
+        receipt_builder::{ReceiptBuilder, ReceiptBuilderCtx},
+    },
 };
+use alloy_hardforks::EthereumHardforks;
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_primitives::{
-    Address, Block,
-    consensus::{Transaction, TxEnvelope, TxType, transaction::Recovered},
+    Address, Block, ReceiptEnvelope,
+    consensus::{Receipt, Transaction, TxEnvelope, TxType, transaction::Recovered},
     eips::eip7928::BlockAccessList,
+    primitives::Log,
 };
 use balnode_storage_api::StateProvider;
 use rayon::prelude::*;
 use revm::{
+    DatabaseCommit,
     context::{Block as _, Cfg},
-    context_interface::result::HaltReason,
+    context_interface::result::{HaltReason, ResultAndState, ResultGas},
     database::{State, WrapDatabaseRef},
-    state::bal::Bal,
+    state::{
+        EvmState,
+        bal::{Bal, BlockAccessIndex},
+    },
 };
 use tracing::{debug, trace};
 
@@ -100,83 +116,214 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         .apply_pre_execution_changes()
         .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
 
+    let started = std::time::Instant::now();
     // Every transaction at once: each worker keeps one EVM and gives it a fresh state view per transaction.
     let worker_state = |index: u64| -> ParentState<'_, P> {
         let mut db = State::builder().with_database_ref(state).with_bal(bal.clone()).build();
         BalIndexedDatabase::set_bal_index(&mut db, index);
         db
     };
-    let outputs: Vec<Result<TxOutput, BlockExecutionError>> = transactions
-        .par_iter()
-        .zip(senders.par_iter())
-        .enumerate()
-        .map_init(
-            || block_executor(spec, block, worker_state(0)),
-            |worker, (index, (transaction, sender))| {
+    // The coordinator commits each result as soon as it and every result before it are in, on its own
+    // thread, while the workers go on: the commits (state and list builder) overlap execution. It owns only
+    // the `State` (the EVM cannot leave its thread); the workers build the receipts.
+    let mut committer = Committer::new(&executor, worker_state(0));
+    std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
+    let failed = AtomicBool::new(false);
+    let (results, received) = mpsc::channel::<(usize, Result<Executed, BlockExecutionError>)>();
+    let (mut committer, phases) = std::thread::scope(|scope| {
+        let failed = &failed;
+        let coordinator = scope.spawn(move || {
+            let outcome = committer.commit_in_order(transactions, received, failed);
+            (committer, outcome)
+        });
+        transactions.par_iter().zip(senders.par_iter()).enumerate().for_each_init(
+            || (block_executor(spec, block, worker_state(0)), results.clone()),
+            |(worker, results), (index, (transaction, sender))| {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
                 *worker.evm_mut().db_mut() = worker_state(index as u64 + 1);
-                let output = worker.execute_transaction_without_commit(Recovered::new_unchecked(
-                    transaction,
-                    *sender,
-                ));
+                let output = worker
+                    .execute_transaction_without_commit(Recovered::new_unchecked(
+                        transaction,
+                        *sender,
+                    ))
+                    .map(|output| Executed::new(worker, output));
                 trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
-                output
+                // The coordinator hangs up only after a failure, when the rest is not needed.
+                let _ = results.send((index, output));
             },
-        )
-        .collect();
-
-    // In block order: the block gas check sequential execution makes before each transaction, then commit.
-    for (index, (transaction, output)) in transactions.iter().zip(outputs).enumerate() {
-        let invalid = |source| ExecutionError::Transaction {
-            index,
-            hash: *transaction.tx_hash(),
-            source: Box::new(source),
-        };
-        check_block_gas(&executor, transaction).map_err(invalid)?;
-        let output = output.map_err(invalid)?;
-        BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), index as u64 + 1);
-        executor.commit_transaction(output);
-    }
+        );
+        let executed = started.elapsed();
+        drop(results);
+        let (committer, outcome) = coordinator.join().expect("the coordinator does not panic");
+        (committer, outcome.map(|()| (executed, started.elapsed())))
+    });
+    let (parallel_phase, committed) = phases?;
+    let commit_phase = committed - parallel_phase;
+    std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
+    executor.receipts = committer.receipts;
+    executor.cumulative_tx_gas_used = committer.cumulative_tx_gas_used;
+    executor.block_regular_gas_used = committer.block_regular_gas_used;
+    executor.block_state_gas_used = committer.block_state_gas_used;
+    executor.blob_gas_used = committer.blob_gas_used;
     let mut output = finish_block(spec, block, executor)?;
     let prefetch = prefetched.stats();
-    debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, "Executed block in parallel");
+    debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, ?commit_phase, "Executed block in parallel");
     output.prefetch = Some(prefetch);
     Ok(output)
 }
 
-/// The check alloy-evm's block executor makes before a transaction, against the gas the block has used so
-/// far: workers cannot make it, as they do not know what the transactions before theirs used.
-fn check_block_gas<DB>(
-    executor: &BlockExec<'_, DB>,
-    transaction: &TxEnvelope,
-) -> Result<(), BlockExecutionError>
-where
-    DB: alloy_evm::Database,
-{
-    let evm = &executor.evm;
-    let cfg = evm.cfg_env();
-    let gas_limit = evm.block().gas_limit();
-    let used = if cfg.enable_amsterdam_eip8037 {
-        executor.block_regular_gas_used
-    } else {
-        executor.cumulative_tx_gas_used
-    };
-    let available = gas_limit - used;
-    if min(transaction.gas_limit(), cfg.tx_gas_limit_cap()) > available {
-        return Err(BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
-            transaction_gas_limit: transaction.gas_limit(),
-            block_available_gas: available,
-        }
-        .into());
+/// A transaction executed by a worker: its receipt (with its own gas as the cumulative gas, until the
+/// coordinator knows the block's), its gas and its state changes, not yet committed.
+struct Executed {
+    receipt: ReceiptEnvelope,
+    gas: ResultGas,
+    blob_gas_used: u64,
+    state: EvmState,
+}
+
+impl Executed {
+    fn new<DB: alloy_evm::Database>(worker: &BlockExec<'_, DB>, output: TxOutput) -> Self {
+        let EthTxResult { result: ResultAndState { result, state }, blob_gas_used, tx_type } =
+            output;
+        let gas = *result.gas();
+        let receipt = worker.receipt_builder.build_receipt(ReceiptBuilderCtx {
+            tx_type,
+            evm: &worker.evm,
+            result,
+            state: &state,
+            cumulative_gas_used: gas.tx_gas_used(),
+        });
+        Self { receipt, gas, blob_gas_used, state }
     }
-    if cfg.enable_amsterdam_eip8037 && !executor.skip_state_gas_capacity_check {
-        let state_available = gas_limit - executor.block_state_gas_used;
-        if transaction.gas_limit() > state_available {
+}
+
+/// The coordinator's side of a block: the `State` the results are committed into (whose builder rebuilds
+/// the block access list), and what alloy-evm's block executor counts as it commits.
+struct Committer<DB> {
+    state: State<DB>,
+    receipts: Vec<ReceiptEnvelope>,
+    cumulative_tx_gas_used: u64,
+    block_regular_gas_used: u64,
+    block_state_gas_used: u64,
+    blob_gas_used: u64,
+    gas_limit: u64,
+    tx_gas_limit_cap: u64,
+    eip8037: bool,
+    skip_state_gas_capacity_check: bool,
+    cancun: bool,
+}
+
+impl<DB: revm::Database> Committer<DB> {
+    /// Takes the block's limits and rules from `executor`; `state` is a placeholder until the executor's
+    /// own is swapped in.
+    fn new<E: alloy_evm::Database>(executor: &BlockExec<'_, E>, state: State<DB>) -> Self {
+        let evm = &executor.evm;
+        let cfg = evm.cfg_env();
+        Self {
+            state,
+            receipts: Vec::new(),
+            cumulative_tx_gas_used: executor.cumulative_tx_gas_used,
+            block_regular_gas_used: executor.block_regular_gas_used,
+            block_state_gas_used: executor.block_state_gas_used,
+            blob_gas_used: executor.blob_gas_used,
+            gas_limit: evm.block().gas_limit(),
+            tx_gas_limit_cap: cfg.tx_gas_limit_cap(),
+            eip8037: cfg.enable_amsterdam_eip8037,
+            skip_state_gas_capacity_check: executor.skip_state_gas_capacity_check,
+            cancun: executor
+                .spec
+                .is_cancun_active_at_timestamp(evm.block().timestamp().saturating_to()),
+        }
+    }
+
+    /// Commits the workers' results in block order as they arrive. Stops at the first transaction that
+    /// fails (and tells the workers to stop).
+    fn commit_in_order(
+        &mut self,
+        transactions: &[TxEnvelope],
+        received: mpsc::Receiver<(usize, Result<Executed, BlockExecutionError>)>,
+        failed: &AtomicBool,
+    ) -> Result<(), ExecutionError> {
+        let mut waiting: Vec<Option<Result<Executed, BlockExecutionError>>> =
+            std::iter::repeat_with(|| None).take(transactions.len()).collect();
+        self.receipts.reserve(transactions.len());
+        let mut next = 0;
+        for (index, output) in received {
+            waiting[index] = Some(output);
+            while let Some(output) = waiting.get_mut(next).and_then(Option::take) {
+                let transaction = &transactions[next];
+                let committed = self
+                    .check_block_gas(transaction)
+                    .and(output)
+                    .map(|executed| self.commit(next, executed))
+                    .map_err(|source| ExecutionError::Transaction {
+                        index: next,
+                        hash: *transaction.tx_hash(),
+                        source: Box::new(source),
+                    });
+                if let Err(error) = committed {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+                next += 1;
+            }
+        }
+        debug_assert_eq!(next, transactions.len(), "every result was received");
+        Ok(())
+    }
+
+    /// What alloy-evm's block executor does when it commits a transaction: count its gas, set its receipt's
+    /// cumulative gas, commit its changes at its index of the access list.
+    fn commit(&mut self, index: usize, executed: Executed) {
+        let Executed { mut receipt, gas, blob_gas_used, state } = executed;
+        self.block_regular_gas_used += gas.block_regular_gas_used();
+        self.block_state_gas_used += gas.block_state_gas_used();
+        self.cumulative_tx_gas_used += gas.tx_gas_used();
+        if self.cancun {
+            self.blob_gas_used = self.blob_gas_used.saturating_add(blob_gas_used);
+        }
+        receipt_mut(&mut receipt).cumulative_gas_used = self.cumulative_tx_gas_used;
+        self.receipts.push(receipt);
+        self.state.set_bal_index(BlockAccessIndex::new(index as u64 + 1));
+        self.state.commit(state);
+    }
+
+    /// The check alloy-evm's block executor makes before a transaction, against the gas the block has used
+    /// so far: workers cannot make it, as they do not know what the transactions before theirs used.
+    fn check_block_gas(&self, transaction: &TxEnvelope) -> Result<(), BlockExecutionError> {
+        let used =
+            if self.eip8037 { self.block_regular_gas_used } else { self.cumulative_tx_gas_used };
+        let available = self.gas_limit - used;
+        if min(transaction.gas_limit(), self.tx_gas_limit_cap) > available {
             return Err(BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
                 transaction_gas_limit: transaction.gas_limit(),
-                block_available_gas: state_available,
+                block_available_gas: available,
             }
             .into());
         }
+        if self.eip8037 && !self.skip_state_gas_capacity_check {
+            let state_available = self.gas_limit - self.block_state_gas_used;
+            if transaction.gas_limit() > state_available {
+                return Err(BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                    transaction_gas_limit: transaction.gas_limit(),
+                    block_available_gas: state_available,
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
-    Ok(())
+}
+
+/// The receipt inside an envelope.
+fn receipt_mut(receipt: &mut ReceiptEnvelope) -> &mut Receipt<Log> {
+    match receipt {
+        ReceiptEnvelope::Legacy(inner)
+        | ReceiptEnvelope::Eip2930(inner)
+        | ReceiptEnvelope::Eip1559(inner)
+        | ReceiptEnvelope::Eip4844(inner)
+        | ReceiptEnvelope::Eip7702(inner) => &mut inner.receipt,
+    }
 }
