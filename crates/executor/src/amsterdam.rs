@@ -3,7 +3,8 @@
 //! revm 43 implements Glamsterdam devnet-8 (EIP-2780 intrinsic gas, EIP-8037 with a fixed cost per state byte,
 //! EIP-8038 access costs): that is [`AmsterdamProfile::Latest`] and needs nothing here. The
 //! execution-spec-tests release `bal@v5.7.0` predates EIP-2780 and EIP-8038, and prices state bytes by the
-//! block gas limit; [`AmsterdamProfile::BalDevnetV5_7`] rebuilds that from Osaka's gas table.
+//! block gas limit; [`AmsterdamProfile::BalDevnetV5_7`] rebuilds that from Osaka's gas table, and switches
+//! off revm's EIP-8246 clearing of self-destructed accounts (`bal@v5.7.0` burns their balance).
 
 use balnode_chainspec::AmsterdamProfile;
 use revm::{
@@ -59,6 +60,10 @@ pub(crate) fn configure(cfg: &mut CfgEnv, profile: AmsterdamProfile, gas_limit: 
         AmsterdamProfile::BalDevnetV5_7 => {
             cfg.enable_amsterdam_eip2780 = false;
             cfg.enable_amsterdam_eip8037 = true;
+            // No EIP-8246: an account created and destroyed in the transaction stays marked for deletion
+            // (and so loses its balance at commit) instead of being cleared into a balance-only account.
+            // The burn logs and the burn at `SELFDESTRUCT` to self come from the executor's EVM (`evm.rs`).
+            cfg.amsterdam_eip8246_delayed_clear_disabled = true;
             cfg.set_gas_params(bal_v5_7_gas_params(gas_limit));
         }
     }
@@ -130,10 +135,12 @@ mod tests {
         configure(&mut latest, AmsterdamProfile::Latest, 60_000_000);
         assert_eq!(latest.gas_params, amsterdam().gas_params);
         assert!(latest.enable_amsterdam_eip2780 && latest.enable_amsterdam_eip8037);
+        assert!(!latest.amsterdam_eip8246_delayed_clear_disabled);
 
         let mut old = amsterdam();
         configure(&mut old, AmsterdamProfile::BalDevnetV5_7, 120_000_000);
         assert!(!old.enable_amsterdam_eip2780 && old.enable_amsterdam_eip8037);
+        assert!(old.amsterdam_eip8246_delayed_clear_disabled);
         let params = &old.gas_params;
         assert_eq!(params.get(GasId::sstore_set_state_gas()), 32 * 1174);
         assert_eq!(params.get(GasId::create()), 9_000);

@@ -13,6 +13,14 @@
 //! regular gas, which an exceptional halt consumes), and gives back the state gas of accounts created and
 //! destroyed in the transaction.
 //!
+//! `bal@v5.7.0` predates EIP-8246, which revm 43 implements: there a `SELFDESTRUCT` to itself of an account
+//! created in the same transaction burns its balance with an EIP-7708 `Burn` log, and at the end of the
+//! transaction every account marked for deletion burns what it holds then (ETH received after it
+//! self-destructed, a priority fee), one log each in address order, before it is deleted. The profile
+//! switches off revm's EIP-8246 clearing (so the accounts stay marked and the commit deletes them), the
+//! wrapped `SELFDESTRUCT` burns at the instruction, and [`IntrinsicStateGasHandler`]'s `post_execution`
+//! emits the end-of-transaction logs.
+//!
 //! Inside the frames, [`install_reservoir_refills`] replaces the state-gas-charging instructions in revm's
 //! instruction table: refills go to the reservoir rather than LIFO into regular gas, and `CREATE` charges the
 //! new account's state gas upfront, before the new address is read, whatever the destination. Refills made
@@ -30,6 +38,7 @@ use revm::{
     context_interface::{
         Cfg,
         cfg::gas_params::{GasId, GasParams},
+        journaled_state::account::JournaledAccountTr,
         transaction::TransactionType,
     },
     handler::{
@@ -43,7 +52,11 @@ use revm::{
         interpreter_action::FrameInit, interpreter_action::FrameInput,
         interpreter_types::LoopControl,
     },
-    primitives::hardfork::SpecId,
+    primitives::{
+        B256, Log, LogData, U256,
+        eip7708::{BURN_LOG_TOPIC, ETH_TRANSFER_LOG_ADDRESS},
+        hardfork::SpecId,
+    },
     state::EvmState,
 };
 
@@ -235,10 +248,72 @@ fn create_upfront_regular_gas<const IS_CREATE2: bool, DB: Database>(
     }
     Some(gas)
 }
-refilling_the_reservoir!(
-    /// `SELFDESTRUCT`: a new beneficiary.
-    selfdestruct => instructions::host::selfdestruct::<EthInterpreter, EthEvmContext<DB>>
-);
+/// `SELFDESTRUCT` the `bal@v5.7.0` way: revm's (state gas for a new beneficiary refilled to the reservoir, see
+/// [`refilling_the_reservoir!`]), and then the burn that EIP-8246 later removed. An account created in this
+/// transaction that self-destructs to itself loses its balance there and then, with an EIP-7708 burn log
+/// (revm, following EIP-8246, keeps the balance). The burn is journaled like any balance change, so a
+/// reverted frame gets the balance and the log back.
+fn selfdestruct_burning<DB: Database>(
+    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    let address = interpreter.input.target_address;
+    let beneficiary =
+        interpreter.stack.peek(0).ok().map(|word| Address::from_word(B256::from(word)));
+    let result =
+        instructions::host::selfdestruct::<EthInterpreter, EthEvmContext<DB>>(InstructionContext {
+            interpreter: &mut *interpreter,
+            host: &mut *host,
+        });
+    interpreter.gas.tracker_mut().set_state_gas_spilled(0);
+    if result != Err(InstructionResult::SelfDestruct) || beneficiary != Some(address) {
+        return result;
+    }
+    // Only an account created in this transaction is destroyed (EIP-6780); revm has marked it.
+    let journal = &mut host.journaled_state;
+    let destroyed = journal
+        .evm_state()
+        .get(&address)
+        .filter(|account| account.is_selfdestructed_locally())
+        .map(|account| account.info.balance);
+    let Some(balance) = destroyed.filter(|balance| !balance.is_zero()) else {
+        return result;
+    };
+    match journal.load_account_mut(address) {
+        Ok(mut account) => account.data.set_balance(U256::ZERO),
+        Err(error) => {
+            host.error = Err(error.into());
+            return Err(InstructionResult::FatalExternalError);
+        }
+    }
+    journal.log(burn_log(address, balance));
+    result
+}
+
+/// The EIP-7708 log of ETH burned at `address`, as `bal@v5.7.0` has it: `Burn(address,uint256)` from the
+/// system address.
+fn burn_log(address: Address, amount: U256) -> Log {
+    let topics = vec![BURN_LOG_TOPIC, B256::left_padding_from(address.as_slice())];
+    let data = Bytes::copy_from_slice(&amount.to_be_bytes::<32>());
+    Log { address: ETH_TRANSFER_LOG_ADDRESS, data: LogData::new_unchecked(topics, data) }
+}
+
+/// The burn logs of a transaction's end under `bal@v5.7.0`: every account marked for deletion that still
+/// holds a balance (it received ETH after it self-destructed, or it is the fee recipient) loses it, with a
+/// burn log each, in address order, after the fees are paid. revm leaves the accounts marked (EIP-8246's
+/// clearing is switched off for this profile, see `amsterdam::configure`), so the commit deletes them.
+fn finalization_burn_logs<J: JournalTr<State = EvmState>>(journal: &mut J) {
+    let mut burned: Vec<(Address, U256)> = journal
+        .evm_state()
+        .iter()
+        .filter(|(_, account)| account.is_selfdestructed() && !account.info.balance.is_zero())
+        .map(|(address, account)| (*address, account.info.balance))
+        .collect();
+    burned.sort_unstable_by_key(|(address, _)| *address);
+    for (address, amount) in burned {
+        journal.log(burn_log(address, amount));
+    }
+}
 
 /// Installs the state-gas-charging instructions of `bal@v5.7.0` (see [`refilling_the_reservoir!`]).
 pub(crate) fn install_reservoir_refills<DB: Database>(
@@ -249,7 +324,7 @@ pub(crate) fn install_reservoir_refills<DB: Database>(
     table[usize::from(opcode::CALL)] = Instruction::new(call::<DB>);
     table[usize::from(opcode::CREATE)] = Instruction::new(create_charging_upfront::<false, DB>);
     table[usize::from(opcode::CREATE2)] = Instruction::new(create_charging_upfront::<true, DB>);
-    table[usize::from(opcode::SELFDESTRUCT)] = Instruction::new(selfdestruct::<DB>);
+    table[usize::from(opcode::SELFDESTRUCT)] = Instruction::new(selfdestruct_burning::<DB>);
 }
 
 /// revm's mainnet handler with `bal@v5.7.0`'s intrinsic state gas (see the module docs).
@@ -355,7 +430,16 @@ where
         if refill > 0 {
             exec_result.gas_mut().tracker_mut().refill_reservoir(refill);
         }
-        self.mainnet.post_execution(evm, exec_result, init_and_floor_gas, eip7702_gas_refund)
+        let gas = self.mainnet.post_execution(
+            evm,
+            exec_result,
+            init_and_floor_gas,
+            eip7702_gas_refund,
+        )?;
+        // After the fees are paid (a fee recipient marked for deletion burns its fee too), before the logs
+        // are taken.
+        finalization_burn_logs(evm.ctx_mut().journal_mut());
+        Ok(gas)
     }
 }
 
@@ -374,4 +458,113 @@ fn destroyed_state_gas(params: &GasParams, state: &EvmState) -> u64 {
                 + slots as u64 * params.get(GasId::sstore_set_state_gas())
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_evm::{EvmFactory, eth::EthEvmFactory};
+    use balnode_chainspec::AmsterdamProfile;
+    use revm::{
+        context::{TxEnv, result::ExecutionResult},
+        database::{CacheDB, EmptyDB},
+        primitives::{TxKind, eip7708::ETH_TRANSFER_LOG_TOPIC},
+        state::AccountInfo,
+    };
+
+    const SENDER: Address = Address::repeat_byte(0x5e);
+    const GAS_LIMIT: u64 = 60_000_000;
+
+    /// Runs a creation transaction with `value` and `initcode` under `profile`'s Amsterdam, the way
+    /// `execute_block` sets up the EVM.
+    fn create(
+        profile: AmsterdamProfile,
+        value: u64,
+        initcode: &[u8],
+    ) -> ResultAndState<HaltReason> {
+        let mut db = CacheDB::new(EmptyDB::default());
+        db.insert_account_info(
+            SENDER,
+            AccountInfo { balance: U256::from(10u64.pow(18)), ..Default::default() },
+        );
+        let mut env: EvmEnv = EvmEnv::default();
+        env.cfg_env.spec = SpecId::AMSTERDAM;
+        env.block_env.gas_limit = GAS_LIMIT;
+        crate::amsterdam::configure(&mut env.cfg_env, profile, GAS_LIMIT);
+        let mut inner = EthEvmFactory::default().create_evm(db, env).into_inner();
+        let old_rules = profile == AmsterdamProfile::BalDevnetV5_7;
+        if old_rules {
+            install_reservoir_refills(&mut inner.instruction);
+        }
+        let tx = TxEnv::builder()
+            .caller(SENDER)
+            .kind(TxKind::Create)
+            .value(U256::from(value))
+            .data(Bytes::copy_from_slice(initcode))
+            .gas_limit(1_000_000)
+            .build_fill();
+        BalnodeEvm::new(inner, old_rules).transact_raw(tx).expect("the transaction is valid")
+    }
+
+    fn topics(result: &ExecutionResult<HaltReason>) -> Vec<B256> {
+        assert!(result.is_success(), "{result:?}");
+        result.logs().iter().map(|log| log.topics()[0]).collect()
+    }
+
+    /// `ADDRESS SELFDESTRUCT`: the new account self-destructs to itself.
+    const SELFDESTRUCT_TO_SELF: [u8; 2] = [opcode::ADDRESS, opcode::SELFDESTRUCT];
+
+    #[test]
+    fn bal_v5_7_burns_at_selfdestruct_to_self() {
+        let ResultAndState { result, state } =
+            create(AmsterdamProfile::BalDevnetV5_7, 1_000, &SELFDESTRUCT_TO_SELF);
+        // The endowment's transfer log, then the burn at the instruction; nothing is left at the end.
+        assert_eq!(topics(&result), [ETH_TRANSFER_LOG_TOPIC, BURN_LOG_TOPIC]);
+        let created = SENDER.create(0);
+        let burn = &result.logs()[1];
+        assert_eq!(burn.address, ETH_TRANSFER_LOG_ADDRESS);
+        assert_eq!(burn.topics()[1], B256::left_padding_from(created.as_slice()));
+        assert_eq!(U256::from_be_slice(&burn.data.data), U256::from(1_000));
+        let account = &state[&created];
+        assert!(account.is_selfdestructed() && account.info.balance.is_zero());
+    }
+
+    #[test]
+    fn latest_keeps_the_balance() {
+        // EIP-8246 as revm implements it: no burn, the account stays with its balance only.
+        let ResultAndState { result, state } =
+            create(AmsterdamProfile::Latest, 1_000, &SELFDESTRUCT_TO_SELF);
+        assert_eq!(topics(&result), [ETH_TRANSFER_LOG_TOPIC]);
+        let account = &state[&SENDER.create(0)];
+        assert!(!account.is_selfdestructed());
+        assert_eq!(account.info.balance, U256::from(1_000));
+    }
+
+    #[test]
+    fn end_of_transaction_burns_follow_address_order() {
+        // Accounts marked for deletion that still hold ETH burn it, one log each in address order; an empty
+        // one and an unmarked one do not. (The fixtures' `finalization_burn_logs*` run this end to end.)
+        let mut state = EvmState::default();
+        let mut destroyed = revm::state::Account::default();
+        destroyed.info.balance = U256::from(7);
+        destroyed.mark_selfdestruct();
+        let mut empty = revm::state::Account::default();
+        empty.mark_selfdestruct();
+        let mut kept = revm::state::Account::default();
+        kept.info.balance = U256::from(9);
+        let (low, high, other) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        state.insert(high, destroyed.clone());
+        state.insert(low, destroyed);
+        state.insert(other, kept);
+        state.insert(Address::repeat_byte(4), empty);
+        let mut journal: revm::Journal<EmptyDB> = revm::Journal::new(EmptyDB::default());
+        journal.inner.state = state;
+        finalization_burn_logs(&mut journal);
+        let burned: Vec<_> = journal.logs().iter().map(|log| log.topics()[1]).collect();
+        assert_eq!(
+            burned,
+            [B256::left_padding_from(low.as_slice()), B256::left_padding_from(high.as_slice())]
+        );
+    }
 }
