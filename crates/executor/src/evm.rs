@@ -80,6 +80,25 @@ impl<DB: Database> BalnodeEvm<DB> {
     pub(crate) const fn new(inner: Inner<DB>, intrinsic_state_gas: bool) -> Self {
         Self { inner, intrinsic_state_gas }
     }
+
+    /// Whether transactions run under `bal@v5.7.0`'s Amsterdam rules ([`IntrinsicStateGasHandler`]).
+    pub(crate) const fn runs_bal_v5_7(&self) -> bool {
+        self.intrinsic_state_gas
+    }
+
+    /// The most regular and the most state gas `tx` can add to the block under `bal@v5.7.0`'s EIP-8037,
+    /// which its inclusion check holds against what is left of each: the gas limit less the intrinsic
+    /// state gas (capped at the transaction gas cap), and the gas limit less the intrinsic regular gas.
+    /// (The later rule, alloy-evm's, counts the whole gas limit in both.)
+    pub(crate) fn bal_v5_7_worst_case_gas(&self, tx: &TxEnv) -> (u64, u64) {
+        let cfg = &self.inner.ctx.cfg;
+        let params = &cfg.gas_params;
+        let regular = params.initial_tx_gas_for_tx(tx, None).initial_regular_gas();
+        let state =
+            intrinsic_state_gas(params, tx.kind().is_create(), tx.authorization_list_len() as u64);
+        let limit = tx.gas_limit();
+        (limit.saturating_sub(state).min(cfg.tx_gas_limit_cap()), limit.saturating_sub(regular))
+    }
 }
 
 impl<DB: Database> std::fmt::Debug for BalnodeEvm<DB> {
@@ -475,13 +494,9 @@ mod tests {
     const SENDER: Address = Address::repeat_byte(0x5e);
     const GAS_LIMIT: u64 = 60_000_000;
 
-    /// Runs a creation transaction with `value` and `initcode` under `profile`'s Amsterdam, the way
-    /// `execute_block` sets up the EVM.
-    fn create(
-        profile: AmsterdamProfile,
-        value: u64,
-        initcode: &[u8],
-    ) -> ResultAndState<HaltReason> {
+    /// The EVM for an Amsterdam block under `profile`, set up the way `execute_block` does, with a funded
+    /// [`SENDER`].
+    fn evm(profile: AmsterdamProfile) -> BalnodeEvm<CacheDB<EmptyDB>> {
         let mut db = CacheDB::new(EmptyDB::default());
         db.insert_account_info(
             SENDER,
@@ -496,14 +511,41 @@ mod tests {
         if old_rules {
             install_reservoir_refills(&mut inner.instruction);
         }
-        let tx = TxEnv::builder()
+        BalnodeEvm::new(inner, old_rules)
+    }
+
+    fn creation(value: u64, initcode: &[u8], gas_limit: u64) -> TxEnv {
+        TxEnv::builder()
             .caller(SENDER)
             .kind(TxKind::Create)
             .value(U256::from(value))
             .data(Bytes::copy_from_slice(initcode))
-            .gas_limit(1_000_000)
-            .build_fill();
-        BalnodeEvm::new(inner, old_rules).transact_raw(tx).expect("the transaction is valid")
+            .gas_limit(gas_limit)
+            .build_fill()
+    }
+
+    /// Runs a creation transaction with `value` and `initcode` under `profile`'s Amsterdam.
+    fn create(
+        profile: AmsterdamProfile,
+        value: u64,
+        initcode: &[u8],
+    ) -> ResultAndState<HaltReason> {
+        evm(profile)
+            .transact_raw(creation(value, initcode, 1_000_000))
+            .expect("a valid transaction")
+    }
+
+    #[test]
+    fn bal_v5_7_inclusion_discounts_the_other_dimension() {
+        assert!(!evm(AmsterdamProfile::Latest).runs_bal_v5_7());
+        let old = evm(AmsterdamProfile::BalDevnetV5_7);
+        assert!(old.runs_bal_v5_7());
+        // A creation: 21,000 + 9,000 regular and 112 bytes at 662 gas (60 M gas limit) of intrinsic gas.
+        let (regular, state) = old.bal_v5_7_worst_case_gas(&creation(0, &[], 200_000));
+        assert_eq!((regular, state), (200_000 - 112 * 662, 200_000 - 30_000));
+        // The regular part is capped at the transaction gas cap (EIP-7825), the state part is not.
+        let (regular, state) = old.bal_v5_7_worst_case_gas(&creation(0, &[], 40_000_000));
+        assert_eq!((regular, state), (1 << 24, 40_000_000 - 30_000));
     }
 
     fn topics(result: &ExecutionResult<HaltReason>) -> Vec<B256> {

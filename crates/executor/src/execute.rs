@@ -4,7 +4,10 @@ use std::{borrow::Cow, sync::Arc};
 
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
-    block::{BalIndexedDatabase, BlockExecutor},
+    block::{
+        BalIndexedDatabase, BlockExecutionError, BlockExecutor, BlockValidationError,
+        ExecutableTxParts, GasOutput,
+    },
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, EthTxResult,
         receipt_builder::AlloyReceiptBuilder, spec::EthExecutorSpec,
@@ -13,8 +16,8 @@ use alloy_evm::{
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
 use balnode_chainspec::{AmsterdamProfile, ChainSpec, Hardfork};
 use balnode_primitives::{
-    Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges,
-    consensus::{Eip658Value, transaction::Recovered},
+    Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges, TxEnvelope,
+    consensus::{Eip658Value, Transaction as _, TxType, transaction::Recovered},
     eips::{
         eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
         eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7685::Requests,
@@ -24,7 +27,8 @@ use balnode_primitives::{
 use balnode_storage_api::{ProviderResult, StateProvider};
 use revm::{
     Database,
-    database::{State, states::bundle_state::BundleRetention},
+    context::{TxEnv, result::HaltReason},
+    database::{State, WrapDatabaseRef, states::bundle_state::BundleRetention},
     database_interface::bal::EvmDatabaseError,
 };
 use tracing::trace;
@@ -177,13 +181,16 @@ pub fn execute_block_with_bal<P: StateProvider>(
             let gas = result.result.result.gas();
             trace!(target: "exec::sequential", index, ?gas, success = result.result.result.is_success(), "Transaction result");
         };
-        executor
-            .execute_transaction_with_index_and_result_closure(recovered, index, traced)
-            .map_err(|error| ExecutionError::Transaction {
-                index,
-                hash: *transaction.tx_hash(),
-                source: Box::new(error),
-            })?;
+        let executed = if executor.evm().runs_bal_v5_7() {
+            execute_with_bal_v5_7_inclusion(&mut executor, recovered, index, traced)
+        } else {
+            executor.execute_transaction_with_index_and_result_closure(recovered, index, traced)
+        };
+        executed.map_err(|error| ExecutionError::Transaction {
+            index,
+            hash: *transaction.tx_hash(),
+            source: Box::new(error),
+        })?;
         if receipts_carry_roots {
             let root_of = intermediate_root.ok_or(ExecutionError::NoIntermediateRoot)?;
             let root = root_of(&changes_from_cache(&executor.evm().db().cache))?;
@@ -232,6 +239,54 @@ pub fn execute_block_with_bal<P: StateProvider>(
         state: changes_from_bundle(db.take_bundle()),
         block_access_list,
     })
+}
+
+/// The block executor's type for a state provider.
+type Executor<'a, P> = EthBlockExecutor<
+    'a,
+    BalnodeEvm<State<WrapDatabaseRef<StateProviderDatabase<P>>>>,
+    ExecutorSpec,
+    AlloyReceiptBuilder,
+>;
+
+/// Executes and commits transaction `index` as [`EthBlockExecutor`] does, with `bal@v5.7.0`'s inclusion check
+/// in place of alloy-evm's: the transaction's worst case in each gas dimension
+/// ([`BalnodeEvm::bal_v5_7_worst_case_gas`]) must fit in what the block has left of it.
+fn execute_with_bal_v5_7_inclusion<P: StateProvider>(
+    executor: &mut Executor<'_, P>,
+    transaction: Recovered<&TxEnvelope>,
+    index: usize,
+    traced: impl FnOnce(&EthTxResult<HaltReason, TxType>),
+) -> Result<GasOutput, BlockExecutionError> {
+    let (tx_env, transaction): (TxEnv, _) =
+        ExecutableTxParts::<TxEnv, TxEnvelope>::into_parts(transaction);
+    let (regular, state) = executor.evm().bal_v5_7_worst_case_gas(&tx_env);
+    let block_gas_limit = executor.evm().block().gas_limit;
+    for (worst_case, used) in
+        [(regular, executor.block_regular_gas_used), (state, executor.block_state_gas_used)]
+    {
+        let available = block_gas_limit.saturating_sub(used);
+        if worst_case > available {
+            return Err(BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                transaction_gas_limit: tx_env.gas_limit,
+                block_available_gas: available,
+            }
+            .into());
+        }
+    }
+    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), index as u64 + 1);
+    let envelope = *transaction.inner();
+    let result = executor
+        .evm_mut()
+        .transact(tx_env)
+        .map_err(|error| BlockExecutionError::evm(error, *envelope.tx_hash()))?;
+    let output = EthTxResult {
+        result,
+        blob_gas_used: envelope.blob_gas_used().unwrap_or_default(),
+        tx_type: envelope.tx_type(),
+    };
+    traced(&output);
+    Ok(executor.commit_transaction(output))
 }
 
 /// Replaces a receipt's status with the state root after its transaction, as receipts before Byzantium
