@@ -410,10 +410,12 @@ where
         let (tx, journal) = ctx.tx_journal_mut();
         let existing =
             pre_execution::apply_auth_list::<_, ERROR>(chain_id, tx.authorization_list(), journal)?;
-        // An authority that exists needs no new account: its share goes back to the reservoir. The block's
-        // state gas keeps it (the intrinsic charge is what the block counts).
-        gas.set_reservoir(gas.reservoir() + existing * refund);
-        Ok(Some(0))
+        // An authority that exists needs no new account: its share goes back to the reservoir. The block keeps
+        // it in both dimensions (the intrinsic charge is what it counts): `post_execution` takes the amount,
+        // handed over as revm's "EIP-7702 refund", to put it back into the block's regular gas.
+        let existing_share = existing * refund;
+        gas.set_reservoir(gas.reservoir() + existing_share);
+        Ok(Some(existing_share))
     }
 
     fn last_frame_result(
@@ -449,16 +451,20 @@ where
         if refill > 0 {
             exec_result.gas_mut().tracker_mut().refill_reservoir(refill);
         }
-        let gas = self.mainnet.post_execution(
-            evm,
-            exec_result,
-            init_and_floor_gas,
-            eip7702_gas_refund,
-        )?;
+        // Not a refund of revm's kind (capped, from the refund counter): the existing authorities' share is
+        // already back in the reservoir (`apply_eip7702_auth_list`).
+        let existing_authorities = u64::try_from(eip7702_gas_refund).unwrap_or(0);
+        let gas = self.mainnet.post_execution(evm, exec_result, init_and_floor_gas, 0)?;
         // After the fees are paid (a fee recipient marked for deletion burns its fee too), before the logs
         // are taken.
         finalization_burn_logs(evm.ctx_mut().journal_mut());
-        Ok(gas)
+        // `bal@v5.7.0` counts the existing authorities' share as spent in the block's regular gas (regular =
+        // gas used before the share went back - intrinsic and execution state gas) while the sender gets it
+        // back: revm's regular gas (spent - state) would drop by it. Count it as spent and as refunded, so the
+        // block's regular gas keeps it and the receipt's gas (spent - refunded) does not.
+        Ok(gas
+            .with_total_gas_spent(gas.total_gas_spent() + existing_authorities)
+            .with_refunded(gas.inner_refunded() + existing_authorities))
     }
 }
 
@@ -533,6 +539,33 @@ mod tests {
         evm(profile)
             .transact_raw(creation(value, initcode, 1_000_000))
             .expect("a valid transaction")
+    }
+
+    #[test]
+    fn existing_authority_share_stays_in_the_block_regular_gas() {
+        use balnode_primitives::eips::eip7702::{
+            Authorization, RecoveredAuthority, RecoveredAuthorization,
+        };
+        // One authorization whose authority (the sender itself, so it exists) delegates to some code.
+        let authorization =
+            Authorization { chain_id: U256::ZERO, address: Address::repeat_byte(0xde), nonce: 1 };
+        let tx = TxEnv::builder()
+            .caller(SENDER)
+            .kind(TxKind::Call(Address::repeat_byte(0xca)))
+            .gas_limit(1_000_000)
+            .authorization_list_recovered(vec![RecoveredAuthorization::new_unchecked(
+                authorization,
+                RecoveredAuthority::Valid(SENDER),
+            )])
+            .build_fill();
+        let ResultAndState { result, .. } =
+            evm(AmsterdamProfile::BalDevnetV5_7).transact_raw(tx).expect("a valid transaction");
+        let gas = result.gas();
+        // 21,000 + 7,500 regular; a new account (112 bytes) and a delegation (23) at 662 gas a byte, of which
+        // the new account goes back to the sender, but not out of the block's accounting.
+        assert_eq!(gas.block_regular_gas_used(), 21_000 + 7_500);
+        assert_eq!(gas.block_state_gas_used(), (112 + 23) * 662);
+        assert_eq!(gas.tx_gas_used(), 21_000 + 7_500 + 23 * 662);
     }
 
     #[test]
