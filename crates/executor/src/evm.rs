@@ -195,9 +195,26 @@ refilling_the_reservoir!(
     sstore => instructions::host::sstore::<EthInterpreter, EthEvmContext<DB>>
 );
 refilling_the_reservoir!(
-    /// `CALL`: value to a new account.
-    call => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, EthEvmContext<DB>>
+    /// `CALL`: value to a new account (revm's, before [`call_keeping_new_account_charge`]).
+    call_refilling => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, EthEvmContext<DB>>
 );
+
+/// `CALL` with value to a new account the `bal@v5.7.0` way: the new account's state gas, charged before the
+/// call, stays charged whatever happens to the call (the caller lacks the balance, the callee fails). revm
+/// gives it back when the callee does not create the account; marking the call as not having charged it
+/// turns that off.
+fn call_keeping_new_account_charge<DB: Database>(
+    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    let result = call_refilling::<DB>(InstructionContext { interpreter: &mut *interpreter, host });
+    if let Some(InterpreterAction::NewFrame(FrameInput::Call(inputs))) =
+        interpreter.bytecode.action()
+    {
+        inputs.charged_new_account_state_gas = false;
+    }
+    result
+}
 
 /// `CREATE`/`CREATE2` the `bal@v5.7.0` way: the new account's state gas is part of the upfront cost, so a frame
 /// that cannot pay it runs out of gas before the new address is read (and so before it enters the block
@@ -340,7 +357,7 @@ pub(crate) fn install_reservoir_refills<DB: Database>(
 ) {
     let table = instructions.instruction_table_mut();
     table[usize::from(opcode::SSTORE)] = Instruction::new(sstore::<DB>);
-    table[usize::from(opcode::CALL)] = Instruction::new(call::<DB>);
+    table[usize::from(opcode::CALL)] = Instruction::new(call_keeping_new_account_charge::<DB>);
     table[usize::from(opcode::CREATE)] = Instruction::new(create_charging_upfront::<false, DB>);
     table[usize::from(opcode::CREATE2)] = Instruction::new(create_charging_upfront::<true, DB>);
     table[usize::from(opcode::SELFDESTRUCT)] = Instruction::new(selfdestruct_burning::<DB>);
