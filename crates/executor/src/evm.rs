@@ -22,14 +22,18 @@
 //! emits the end-of-transaction logs.
 //!
 //! Inside the frames, [`install_reservoir_refills`] replaces the state-gas-charging instructions in revm's
-//! instruction table: refills go to the reservoir rather than LIFO into regular gas, and `CREATE` charges the
-//! new account's state gas upfront, before the new address is read, whatever the destination. Refills made
-//! in revm's own frame handling keep revm's rule: changing those would need our own frame type.
+//! instruction table: refills go to the reservoir rather than LIFO into regular gas, `CREATE` charges the
+//! new account's state gas upfront, before the new address is read, whatever the destination, and a
+//! `CALL`'s new-account charge is never given back. Between the frames, the handler's `run_exec_loop` (revm's
+//! loop) keeps the count of inline credits per frame ([`StateGasCredits`], carried in the context's chain
+//! slot, [`BalnodeContext`]) and takes a failed frame's credits off what it returns.
 
 use alloy_evm::{Database, Evm, EvmEnv, eth::EthEvmContext, precompiles::PrecompilesMap};
+
+use crate::state_gas::{FrameCredits, StateGasCredits};
 use balnode_primitives::{Address, Bytes};
 use revm::{
-    Context, ExecuteEvm, SystemCallEvm,
+    Context, ExecuteEvm, Journal, SystemCallEvm,
     bytecode::opcode,
     context::{
         BlockEnv, CfgEnv, ContextSetters, ContextTr, Evm as RevmEvm, JournalTr, Transaction, TxEnv,
@@ -42,7 +46,7 @@ use revm::{
         transaction::TransactionType,
     },
     handler::{
-        EthFrame, EvmTr, EvmTrError, FrameResult, FrameTr, Handler, MainnetHandler,
+        EthFrame, EvmTr, EvmTrError, FrameResult, Handler, ItemOrResult, MainnetHandler,
         instructions::EthInstructions, pre_execution,
     },
     inspector::NoOpInspector,
@@ -60,8 +64,22 @@ use revm::{
     state::EvmState,
 };
 
-/// revm's mainnet EVM over an alloy-evm context.
+/// alloy-evm's Ethereum context, with `bal@v5.7.0`'s per-frame state-gas credits as its chain data (unused
+/// under the latest profile).
+pub(crate) type BalnodeContext<DB> =
+    Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, StateGasCredits>;
+
+/// revm's mainnet EVM over that context.
 type Inner<DB> = RevmEvm<
+    BalnodeContext<DB>,
+    NoOpInspector,
+    EthInstructions<EthInterpreter, BalnodeContext<DB>>,
+    PrecompilesMap,
+    EthFrame,
+>;
+
+/// The EVM alloy-evm's factory builds.
+pub(crate) type EthInner<DB> = RevmEvm<
     EthEvmContext<DB>,
     NoOpInspector,
     EthInstructions<EthInterpreter, EthEvmContext<DB>>,
@@ -77,8 +95,27 @@ pub(crate) struct BalnodeEvm<DB: Database> {
 }
 
 impl<DB: Database> BalnodeEvm<DB> {
-    pub(crate) const fn new(inner: Inner<DB>, intrinsic_state_gas: bool) -> Self {
-        Self { inner, intrinsic_state_gas }
+    /// The EVM alloy-evm's factory built (its gas table as the profile wants it), moved onto our context,
+    /// with `bal@v5.7.0`'s handler and instructions when `bal_v5_7` is set.
+    pub(crate) fn new(eth: EthInner<DB>, bal_v5_7: bool) -> Self {
+        let RevmEvm { ctx, inspector, instruction, precompiles, .. } = eth;
+        let mut instructions = EthInstructions::new(
+            revm::interpreter::instruction_table(),
+            *instruction.gas_table(),
+            instruction.spec,
+        );
+        if bal_v5_7 {
+            install_reservoir_refills(&mut instructions);
+        }
+        let ctx = ctx.with_chain(StateGasCredits::default());
+        let inner = RevmEvm::new_with_inspector(ctx, inspector, instructions, precompiles);
+        Self { inner, intrinsic_state_gas: bal_v5_7 }
+    }
+
+    /// The state-gas credits the last transaction's failed frames applied and `bal@v5.7.0` took back
+    /// ([`StateGasCredits::discarded`]): paid by the sender, left out of the block's regular gas.
+    pub(crate) fn discarded_state_gas(&self) -> u64 {
+        self.inner.ctx.chain.discarded()
     }
 
     /// Whether transactions run under `bal@v5.7.0`'s Amsterdam rules ([`IntrinsicStateGasHandler`]).
@@ -180,7 +217,7 @@ macro_rules! refilling_the_reservoir {
     ($(#[$doc:meta])* $name:ident => $inner:path) => {
         $(#[$doc])*
         fn $name<DB: Database>(
-            context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+            context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
         ) -> InstructionExecResult {
             let InstructionContext { interpreter, host } = context;
             let result = $inner(InstructionContext { interpreter: &mut *interpreter, host: &mut *host });
@@ -190,13 +227,30 @@ macro_rules! refilling_the_reservoir {
     };
 }
 
-refilling_the_reservoir!(
-    /// `SSTORE`: a slot set from zero.
-    sstore => instructions::host::sstore::<EthInterpreter, EthEvmContext<DB>>
-);
+/// `SSTORE` the `bal@v5.7.0` way: a slot set from zero charges state gas (see [`refilling_the_reservoir!`]),
+/// and one restored to zero credits it back, which the frame's count of credits records
+/// ([`StateGasCredits`]).
+fn sstore_counting_credits<DB: Database>(
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    let charged = interpreter.gas.tracker().state_gas_spent();
+    let result =
+        instructions::host::sstore::<EthInterpreter, BalnodeContext<DB>>(InstructionContext {
+            interpreter: &mut *interpreter,
+            host: &mut *host,
+        });
+    let gas = interpreter.gas.tracker_mut();
+    gas.set_state_gas_spilled(0);
+    let credited = charged.saturating_sub(gas.state_gas_spent());
+    if let Ok(credited @ 1..) = u64::try_from(credited) {
+        host.chain.credit(credited, charged);
+    }
+    result
+}
 refilling_the_reservoir!(
     /// `CALL`: value to a new account (revm's, before [`call_keeping_new_account_charge`]).
-    call_refilling => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, EthEvmContext<DB>>
+    call_refilling => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, BalnodeContext<DB>>
 );
 
 /// `CALL` with value to a new account the `bal@v5.7.0` way: the new account's state gas, charged before the
@@ -204,7 +258,7 @@ refilling_the_reservoir!(
 /// gives it back when the callee does not create the account; marking the call as not having charged it
 /// turns that off.
 fn call_keeping_new_account_charge<DB: Database>(
-    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
 ) -> InstructionExecResult {
     let InstructionContext { interpreter, host } = context;
     let result = call_refilling::<DB>(InstructionContext { interpreter: &mut *interpreter, host });
@@ -221,7 +275,7 @@ fn call_keeping_new_account_charge<DB: Database>(
 /// access list). revm reads the address first; this checks the upfront cost, state gas included, before
 /// handing over to revm's instruction.
 fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
-    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
 ) -> InstructionExecResult {
     let state_gas = context.host.cfg.gas_params.create_state_gas();
     if let Some(upfront) = create_upfront_regular_gas::<IS_CREATE2, DB>(&context) {
@@ -234,9 +288,9 @@ fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
     let InstructionContext { interpreter, host } = context;
     let inner = InstructionContext { interpreter: &mut *interpreter, host: &mut *host };
     let result = if IS_CREATE2 {
-        instructions::contract::create::<true, EthInterpreter, EthEvmContext<DB>>(inner)
+        instructions::contract::create::<true, EthInterpreter, BalnodeContext<DB>>(inner)
     } else {
-        instructions::contract::create::<false, EthInterpreter, EthEvmContext<DB>>(inner)
+        instructions::contract::create::<false, EthInterpreter, BalnodeContext<DB>>(inner)
     };
     // revm charges nothing for a destination that exists (an address collision, or an address holding only a
     // balance); `bal@v5.7.0` charges whatever the destination, before the gas is forwarded, and gives it back
@@ -266,7 +320,7 @@ fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
 /// words (and their hashing for `CREATE2`) and the memory expansion. `None` when the stack or the sizes are
 /// such that revm's instruction fails on its own.
 fn create_upfront_regular_gas<const IS_CREATE2: bool, DB: Database>(
-    context: &InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+    context: &InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
 ) -> Option<u64> {
     let stack = &context.interpreter.stack;
     let (offset, len) = (stack.peek(1).ok()?, stack.peek(2).ok()?);
@@ -290,17 +344,15 @@ fn create_upfront_regular_gas<const IS_CREATE2: bool, DB: Database>(
 /// (revm, following EIP-8246, keeps the balance). The burn is journaled like any balance change, so a
 /// reverted frame gets the balance and the log back.
 fn selfdestruct_burning<DB: Database>(
-    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
 ) -> InstructionExecResult {
     let InstructionContext { interpreter, host } = context;
     let address = interpreter.input.target_address;
     let beneficiary =
         interpreter.stack.peek(0).ok().map(|word| Address::from_word(B256::from(word)));
-    let result =
-        instructions::host::selfdestruct::<EthInterpreter, EthEvmContext<DB>>(InstructionContext {
-            interpreter: &mut *interpreter,
-            host: &mut *host,
-        });
+    let result = instructions::host::selfdestruct::<EthInterpreter, BalnodeContext<DB>>(
+        InstructionContext { interpreter: &mut *interpreter, host: &mut *host },
+    );
     interpreter.gas.tracker_mut().set_state_gas_spilled(0);
     if result != Err(InstructionResult::SelfDestruct) || beneficiary != Some(address) {
         return result;
@@ -353,10 +405,10 @@ fn finalization_burn_logs<J: JournalTr<State = EvmState>>(journal: &mut J) {
 
 /// Installs the state-gas-charging instructions of `bal@v5.7.0` (see [`refilling_the_reservoir!`]).
 pub(crate) fn install_reservoir_refills<DB: Database>(
-    instructions: &mut EthInstructions<EthInterpreter, EthEvmContext<DB>>,
+    instructions: &mut EthInstructions<EthInterpreter, BalnodeContext<DB>>,
 ) {
     let table = instructions.instruction_table_mut();
-    table[usize::from(opcode::SSTORE)] = Instruction::new(sstore::<DB>);
+    table[usize::from(opcode::SSTORE)] = Instruction::new(sstore_counting_credits::<DB>);
     table[usize::from(opcode::CALL)] = Instruction::new(call_keeping_new_account_charge::<DB>);
     table[usize::from(opcode::CREATE)] = Instruction::new(create_charging_upfront::<false, DB>);
     table[usize::from(opcode::CREATE2)] = Instruction::new(create_charging_upfront::<true, DB>);
@@ -365,11 +417,11 @@ pub(crate) fn install_reservoir_refills<DB: Database>(
 
 /// revm's mainnet handler with `bal@v5.7.0`'s intrinsic state gas (see the module docs).
 #[derive(Debug)]
-pub(crate) struct IntrinsicStateGasHandler<EVM, ERROR, FRAME> {
-    mainnet: MainnetHandler<EVM, ERROR, FRAME>,
+pub(crate) struct IntrinsicStateGasHandler<EVM, ERROR> {
+    mainnet: MainnetHandler<EVM, ERROR, EthFrame>,
 }
 
-impl<EVM, ERROR, FRAME> Default for IntrinsicStateGasHandler<EVM, ERROR, FRAME> {
+impl<EVM, ERROR> Default for IntrinsicStateGasHandler<EVM, ERROR> {
     fn default() -> Self {
         Self { mainnet: MainnetHandler::default() }
     }
@@ -383,15 +435,72 @@ fn intrinsic_state_gas(params: &GasParams, is_create: bool, authorizations: u64)
     creation + authorizations * (new_account + params.tx_eip7702_state_gas_bytecode())
 }
 
-impl<EVM, ERROR, FRAME> Handler for IntrinsicStateGasHandler<EVM, ERROR, FRAME>
+impl<EVM, ERROR> Handler for IntrinsicStateGasHandler<EVM, ERROR>
 where
-    EVM: EvmTr<Context: ContextTr<Journal: JournalTr<State = EvmState>>, Frame = FRAME>,
+    EVM: EvmTr<
+            Context: ContextTr<Journal: JournalTr<State = EvmState>, Chain = StateGasCredits>,
+            Frame = EthFrame,
+        >,
     ERROR: EvmTrError<EVM>,
-    FRAME: FrameTr<FrameResult = FrameResult, FrameInit = FrameInit>,
 {
     type Evm = EVM;
     type Error = ERROR;
     type HaltReason = HaltReason;
+
+    /// revm's loop over the frames, keeping `bal@v5.7.0`'s count of inline state-gas credits per frame
+    /// ([`StateGasCredits`]): a frame that fails gives back to its parent's reservoir the state gas it
+    /// charged and held less the credits it applied, which revm's rollback would hand back too.
+    fn run_exec_loop(
+        &mut self,
+        evm: &mut EVM,
+        first_frame_input: FrameInit,
+    ) -> Result<FrameResult, ERROR> {
+        evm.ctx_mut().chain_mut().clear();
+        if let ItemOrResult::Result(result) = evm.frame_init(first_frame_input)? {
+            return Ok(result);
+        }
+        evm.ctx_mut().chain_mut().enter();
+        loop {
+            let (mut result, ran) = match evm.frame_run()? {
+                ItemOrResult::Item(init) => match evm.frame_init(init)? {
+                    ItemOrResult::Item(_) => {
+                        evm.ctx_mut().chain_mut().enter();
+                        continue;
+                    }
+                    // The frame failed before it ran: it credited nothing.
+                    ItemOrResult::Result(result) => (result, false),
+                },
+                ItemOrResult::Result(result) => (result, true),
+            };
+            let succeeded = result.instruction_result().is_ok();
+            let child =
+                if ran { evm.ctx_mut().chain_mut().leave() } else { FrameCredits::default() };
+            // (The transaction's own frame keeps its credits: `bal@v5.7.0` takes them back at frame
+            // boundaries only.)
+            let has_parent = evm.ctx_ref().chain().running();
+            if !succeeded && has_parent && child.applied > 0 {
+                evm.ctx_mut().chain_mut().discard(child.applied);
+                // revm's rollback returns `reservoir + net state gas charged`: take the credits off the latter.
+                let gas = result.gas_mut().tracker_mut();
+                gas.set_state_gas_spent(
+                    gas.state_gas_spent().saturating_sub_unsigned(child.applied),
+                );
+            }
+            // A failed CREATE's new account, which revm credits back to the parent once it has the result.
+            let refund = result.refundable_state_gas(evm.ctx_ref().cfg().gas_params());
+            if let Some(result) = evm.frame_return_result(result)? {
+                return Ok(result);
+            }
+            let charged = evm.frame_stack().get().interpreter.gas.tracker().state_gas_spent();
+            let credits = evm.ctx_mut().chain_mut();
+            if succeeded {
+                credits.merge(child, charged);
+            }
+            if let Some(refund) = refund {
+                credits.credit_in_full(refund);
+            }
+        }
+    }
 
     fn validate_initial_tx_gas(&self, evm: &mut EVM) -> Result<InitialAndFloorGas, ERROR> {
         let mut gas = self.mainnet.validate_initial_tx_gas(evm)?;
@@ -529,12 +638,8 @@ mod tests {
         env.cfg_env.spec = SpecId::AMSTERDAM;
         env.block_env.gas_limit = GAS_LIMIT;
         crate::amsterdam::configure(&mut env.cfg_env, profile, GAS_LIMIT);
-        let mut inner = EthEvmFactory::default().create_evm(db, env).into_inner();
-        let old_rules = profile == AmsterdamProfile::BalDevnetV5_7;
-        if old_rules {
-            install_reservoir_refills(&mut inner.instruction);
-        }
-        BalnodeEvm::new(inner, old_rules)
+        let inner = EthEvmFactory::default().create_evm(db, env).into_inner();
+        BalnodeEvm::new(inner, profile == AmsterdamProfile::BalDevnetV5_7)
     }
 
     fn creation(value: u64, initcode: &[u8], gas_limit: u64) -> TxEnv {

@@ -39,7 +39,7 @@ use crate::{
     changes::{changes_from_bundle, changes_from_cache},
     database::{DatabaseError, StateProviderDatabase},
     deposits::check_deposit_layouts,
-    evm::{BalnodeEvm, install_reservoir_refills},
+    evm::BalnodeEvm,
 };
 
 /// What executing a block produced.
@@ -151,9 +151,6 @@ pub fn execute_block_with_bal<P: StateProvider>(
     }
     let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
         && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
-    if intrinsic_state_gas {
-        install_reservoir_refills(&mut evm.instruction);
-    }
     let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
@@ -286,7 +283,19 @@ fn execute_with_bal_v5_7_inclusion<P: StateProvider>(
         tx_type: envelope.tx_type(),
     };
     traced(&output);
-    Ok(executor.commit_transaction(output))
+    // State-gas credits that failed frames applied and gave up: the sender paid for them, the block's
+    // regular gas leaves them out (`max(spent - state gas - discarded, floor)`).
+    let gas = output.result.result.gas();
+    let counted = gas.block_regular_gas_used();
+    let discarded = executor.evm().discarded_state_gas();
+    let regular = gas
+        .total_gas_spent()
+        .saturating_sub(gas.block_state_gas_used())
+        .saturating_sub(discarded)
+        .max(gas.floor_gas());
+    let committed = executor.commit_transaction(output);
+    executor.block_regular_gas_used -= counted.saturating_sub(regular);
+    Ok(committed)
 }
 
 /// Replaces a receipt's status with the state root after its transaction, as receipts before Byzantium

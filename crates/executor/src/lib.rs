@@ -23,6 +23,7 @@ mod database;
 mod deposits;
 mod evm;
 mod execute;
+mod state_gas;
 
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
