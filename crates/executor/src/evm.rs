@@ -629,11 +629,23 @@ mod tests {
     /// The EVM for an Amsterdam block under `profile`, set up the way `execute_block` does, with a funded
     /// [`SENDER`].
     fn evm(profile: AmsterdamProfile) -> BalnodeEvm<CacheDB<EmptyDB>> {
+        evm_with_code(profile, &[])
+    }
+
+    /// [`evm`] with contracts at some addresses.
+    fn evm_with_code(
+        profile: AmsterdamProfile,
+        contracts: &[(Address, &[u8])],
+    ) -> BalnodeEvm<CacheDB<EmptyDB>> {
         let mut db = CacheDB::new(EmptyDB::default());
         db.insert_account_info(
             SENDER,
             AccountInfo { balance: U256::from(10u64.pow(18)), ..Default::default() },
         );
+        for (address, code) in contracts {
+            let code = revm::bytecode::Bytecode::new_raw(Bytes::copy_from_slice(code));
+            db.insert_account_info(*address, AccountInfo::from_bytecode(code));
+        }
         let mut env: EvmEnv = EvmEnv::default();
         env.cfg_env.spec = SpecId::AMSTERDAM;
         env.block_env.gas_limit = GAS_LIMIT;
@@ -688,6 +700,40 @@ mod tests {
         assert_eq!(gas.block_regular_gas_used(), 21_000 + 7_500);
         assert_eq!(gas.block_state_gas_used(), (112 + 23) * 662);
         assert_eq!(gas.tx_gas_used(), 21_000 + 7_500 + 23 * 662);
+    }
+
+    #[test]
+    fn a_failed_frame_gives_up_the_credits_it_applied() {
+        use opcode::{CALL, GAS, POP, PUSH0, PUSH1, PUSH20, REVERT, SSTORE, STOP};
+        const CHILD: Address = Address::repeat_byte(0xc1);
+        const CALLER: Address = Address::repeat_byte(0xca);
+        // The child sets slot 0 and restores it (a credit of the slot's state gas), then ends with `last`.
+        let child = |last: &[u8]| {
+            let mut code = vec![PUSH1, 1, PUSH0, SSTORE, PUSH0, PUSH0, SSTORE];
+            code.extend_from_slice(last);
+            code
+        };
+        let mut caller = vec![PUSH0, PUSH0, PUSH0, PUSH0, PUSH0, PUSH20];
+        caller.extend_from_slice(CHILD.as_slice());
+        caller.extend_from_slice(&[GAS, CALL, POP, STOP]);
+        let run = |child: &[u8], to: Address| {
+            let mut evm = evm_with_code(
+                AmsterdamProfile::BalDevnetV5_7,
+                &[(CHILD, child), (CALLER, caller.as_slice())],
+            );
+            let tx = TxEnv::builder()
+                .caller(SENDER)
+                .kind(TxKind::Call(to))
+                .gas_limit(1 << 24)
+                .build_fill();
+            evm.transact_raw(tx).expect("a valid transaction");
+            evm.discarded_state_gas()
+        };
+        // A child that reverts after the credit gives it up: 32 bytes at 662 gas (60 M gas limit).
+        assert_eq!(run(&child(&[PUSH0, PUSH0, REVERT]), CALLER), 32 * 662);
+        // One that succeeds keeps it, and so does the transaction's own frame when it reverts.
+        assert_eq!(run(&child(&[STOP]), CALLER), 0);
+        assert_eq!(run(&child(&[PUSH0, PUSH0, REVERT]), CHILD), 0);
     }
 
     #[test]
