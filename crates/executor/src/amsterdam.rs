@@ -3,7 +3,9 @@
 //! revm 43 implements Glamsterdam devnet-8 (EIP-2780 intrinsic gas, EIP-8037 with a fixed cost per state byte,
 //! EIP-8038 access costs): that is [`AmsterdamProfile::Latest`] and needs nothing here. The
 //! execution-spec-tests release `bal@v5.7.0` predates EIP-2780 and EIP-8038, and prices state bytes by the
-//! block gas limit; [`AmsterdamProfile::BalDevnetV5_7`] rebuilds that from Osaka's gas table.
+//! block gas limit; [`AmsterdamProfile::BalDevnetV5_7`] rebuilds that from Osaka's gas table, switches off
+//! revm's EIP-8246 clearing of self-destructed accounts (`bal@v5.7.0` burns their balance) and sets the
+//! earlier EIP-7954 limits (32 KiB code, 64 KiB initcode).
 
 use balnode_chainspec::AmsterdamProfile;
 use revm::{
@@ -26,6 +28,10 @@ mod bal_v5_7 {
     pub(super) const PER_AUTH_BASE: u64 = 7_500;
     /// EIP-7981: gas per byte of an access list (four floor tokens of 16 gas).
     pub(super) const ACCESS_LIST_BYTE: u64 = 64;
+    /// EIP-7954 as of `bal@v5.7.0`: the largest deployed code, 32 KiB (the later text raised it to 64 KiB).
+    pub(super) const MAX_CODE_SIZE: usize = 0x8000;
+    /// EIP-7954 as of `bal@v5.7.0`: the largest initcode, 64 KiB (later 128 KiB).
+    pub(super) const MAX_INITCODE_SIZE: usize = 0x10000;
     /// Target state growth a year of the cost-per-state-byte formula, in bytes.
     const TARGET_STATE_GROWTH_PER_YEAR: u128 = 100 * 1024 * 1024 * 1024;
     /// Blocks a year at 12 s slots.
@@ -59,8 +65,22 @@ pub(crate) fn configure(cfg: &mut CfgEnv, profile: AmsterdamProfile, gas_limit: 
         AmsterdamProfile::BalDevnetV5_7 => {
             cfg.enable_amsterdam_eip2780 = false;
             cfg.enable_amsterdam_eip8037 = true;
+            // No EIP-8246: an account created and destroyed in the transaction stays marked for deletion
+            // (and so loses its balance at commit) instead of being cleared into a balance-only account.
+            // The burn logs and the burn at `SELFDESTRUCT` to self come from the executor's EVM (`evm.rs`).
+            cfg.amsterdam_eip8246_delayed_clear_disabled = true;
+            cfg.limit_contract_code_size = Some(bal_v5_7::MAX_CODE_SIZE);
+            cfg.limit_contract_initcode_size = Some(bal_v5_7::MAX_INITCODE_SIZE);
             cfg.set_gas_params(bal_v5_7_gas_params(gas_limit));
         }
+    }
+}
+
+/// The largest code an Amsterdam block may deploy under `profile` (EIP-7954).
+pub(crate) const fn max_code_size(profile: AmsterdamProfile) -> usize {
+    match profile {
+        AmsterdamProfile::Latest => revm::primitives::eip7954::MAX_CODE_SIZE,
+        AmsterdamProfile::BalDevnetV5_7 => bal_v5_7::MAX_CODE_SIZE,
     }
 }
 
@@ -122,6 +142,7 @@ fn bal_v5_7_gas_params(gas_limit: u64) -> GasParams {
 #[cfg(test)]
 mod tests {
     use super::{bal_v5_7::cost_per_state_byte, *};
+    use revm::context_interface::Cfg;
 
     #[test]
     fn profiles_configure_revm() {
@@ -130,10 +151,16 @@ mod tests {
         configure(&mut latest, AmsterdamProfile::Latest, 60_000_000);
         assert_eq!(latest.gas_params, amsterdam().gas_params);
         assert!(latest.enable_amsterdam_eip2780 && latest.enable_amsterdam_eip8037);
+        assert!(!latest.amsterdam_eip8246_delayed_clear_disabled);
 
         let mut old = amsterdam();
         configure(&mut old, AmsterdamProfile::BalDevnetV5_7, 120_000_000);
         assert!(!old.enable_amsterdam_eip2780 && old.enable_amsterdam_eip8037);
+        assert!(old.amsterdam_eip8246_delayed_clear_disabled);
+        assert_eq!((old.max_code_size(), old.max_initcode_size()), (0x8000, 0x10000));
+        assert_eq!((latest.max_code_size(), latest.max_initcode_size()), (0x10000, 0x20000));
+        assert_eq!(max_code_size(AmsterdamProfile::BalDevnetV5_7), old.max_code_size());
+        assert_eq!(max_code_size(AmsterdamProfile::Latest), latest.max_code_size());
         let params = &old.gas_params;
         assert_eq!(params.get(GasId::sstore_set_state_gas()), 32 * 1174);
         assert_eq!(params.get(GasId::create()), 9_000);

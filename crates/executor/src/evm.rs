@@ -13,15 +13,27 @@
 //! regular gas, which an exceptional halt consumes), and gives back the state gas of accounts created and
 //! destroyed in the transaction.
 //!
+//! `bal@v5.7.0` predates EIP-8246, which revm 43 implements: there a `SELFDESTRUCT` to itself of an account
+//! created in the same transaction burns its balance with an EIP-7708 `Burn` log, and at the end of the
+//! transaction every account marked for deletion burns what it holds then (ETH received after it
+//! self-destructed, a priority fee), one log each in address order, before it is deleted. The profile
+//! switches off revm's EIP-8246 clearing (so the accounts stay marked and the commit deletes them), the
+//! wrapped `SELFDESTRUCT` burns at the instruction, and [`IntrinsicStateGasHandler`]'s `post_execution`
+//! emits the end-of-transaction logs.
+//!
 //! Inside the frames, [`install_reservoir_refills`] replaces the state-gas-charging instructions in revm's
-//! instruction table: refills go to the reservoir rather than LIFO into regular gas, and `CREATE` charges the
-//! new account's state gas upfront, before the new address is read, whatever the destination. Refills made
-//! in revm's own frame handling keep revm's rule: changing those would need our own frame type.
+//! instruction table: refills go to the reservoir rather than LIFO into regular gas, `CREATE` charges the
+//! new account's state gas upfront, before the new address is read, whatever the destination, and a
+//! `CALL`'s new-account charge is never given back. Between the frames, the handler's `run_exec_loop` (revm's
+//! loop) keeps the count of inline credits per frame ([`StateGasCredits`], carried in the context's chain
+//! slot, [`BalnodeContext`]) and takes a failed frame's credits off what it returns.
 
 use alloy_evm::{Database, Evm, EvmEnv, eth::EthEvmContext, precompiles::PrecompilesMap};
+
+use crate::state_gas::{FrameCredits, StateGasCredits};
 use balnode_primitives::{Address, Bytes};
 use revm::{
-    Context, ExecuteEvm, SystemCallEvm,
+    Context, ExecuteEvm, Journal, SystemCallEvm,
     bytecode::opcode,
     context::{
         BlockEnv, CfgEnv, ContextSetters, ContextTr, Evm as RevmEvm, JournalTr, Transaction, TxEnv,
@@ -30,10 +42,11 @@ use revm::{
     context_interface::{
         Cfg,
         cfg::gas_params::{GasId, GasParams},
+        journaled_state::account::JournaledAccountTr,
         transaction::TransactionType,
     },
     handler::{
-        EthFrame, EvmTr, EvmTrError, FrameResult, FrameTr, Handler, MainnetHandler,
+        EthFrame, EvmTr, EvmTrError, FrameResult, Handler, ItemOrResult, MainnetHandler,
         instructions::EthInstructions, pre_execution,
     },
     inspector::NoOpInspector,
@@ -43,12 +56,30 @@ use revm::{
         interpreter_action::FrameInit, interpreter_action::FrameInput,
         interpreter_types::LoopControl,
     },
-    primitives::hardfork::SpecId,
+    primitives::{
+        B256, Log, LogData, U256,
+        eip7708::{BURN_LOG_TOPIC, ETH_TRANSFER_LOG_ADDRESS},
+        hardfork::SpecId,
+    },
     state::EvmState,
 };
 
-/// revm's mainnet EVM over an alloy-evm context.
+/// alloy-evm's Ethereum context, with `bal@v5.7.0`'s per-frame state-gas credits as its chain data (unused
+/// under the latest profile).
+pub(crate) type BalnodeContext<DB> =
+    Context<BlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, StateGasCredits>;
+
+/// revm's mainnet EVM over that context.
 type Inner<DB> = RevmEvm<
+    BalnodeContext<DB>,
+    NoOpInspector,
+    EthInstructions<EthInterpreter, BalnodeContext<DB>>,
+    PrecompilesMap,
+    EthFrame,
+>;
+
+/// The EVM alloy-evm's factory builds.
+pub(crate) type EthInner<DB> = RevmEvm<
     EthEvmContext<DB>,
     NoOpInspector,
     EthInstructions<EthInterpreter, EthEvmContext<DB>>,
@@ -64,8 +95,46 @@ pub(crate) struct BalnodeEvm<DB: Database> {
 }
 
 impl<DB: Database> BalnodeEvm<DB> {
-    pub(crate) const fn new(inner: Inner<DB>, intrinsic_state_gas: bool) -> Self {
-        Self { inner, intrinsic_state_gas }
+    /// The EVM alloy-evm's factory built (its gas table as the profile wants it), moved onto our context,
+    /// with `bal@v5.7.0`'s handler and instructions when `bal_v5_7` is set.
+    pub(crate) fn new(eth: EthInner<DB>, bal_v5_7: bool) -> Self {
+        let RevmEvm { ctx, inspector, instruction, precompiles, .. } = eth;
+        let mut instructions = EthInstructions::new(
+            revm::interpreter::instruction_table(),
+            *instruction.gas_table(),
+            instruction.spec,
+        );
+        if bal_v5_7 {
+            install_reservoir_refills(&mut instructions);
+        }
+        let ctx = ctx.with_chain(StateGasCredits::default());
+        let inner = RevmEvm::new_with_inspector(ctx, inspector, instructions, precompiles);
+        Self { inner, intrinsic_state_gas: bal_v5_7 }
+    }
+
+    /// The state-gas credits the last transaction's failed frames applied and `bal@v5.7.0` took back
+    /// ([`StateGasCredits::discarded`]): paid by the sender, left out of the block's regular gas.
+    pub(crate) fn discarded_state_gas(&self) -> u64 {
+        self.inner.ctx.chain.discarded()
+    }
+
+    /// Whether transactions run under `bal@v5.7.0`'s Amsterdam rules ([`IntrinsicStateGasHandler`]).
+    pub(crate) const fn runs_bal_v5_7(&self) -> bool {
+        self.intrinsic_state_gas
+    }
+
+    /// The most regular and the most state gas `tx` can add to the block under `bal@v5.7.0`'s EIP-8037,
+    /// which its inclusion check holds against what is left of each: the gas limit less the intrinsic
+    /// state gas (capped at the transaction gas cap), and the gas limit less the intrinsic regular gas.
+    /// (The later rule, alloy-evm's, counts the whole gas limit in both.)
+    pub(crate) fn bal_v5_7_worst_case_gas(&self, tx: &TxEnv) -> (u64, u64) {
+        let cfg = &self.inner.ctx.cfg;
+        let params = &cfg.gas_params;
+        let regular = params.initial_tx_gas_for_tx(tx, None).initial_regular_gas();
+        let state =
+            intrinsic_state_gas(params, tx.kind().is_create(), tx.authorization_list_len() as u64);
+        let limit = tx.gas_limit();
+        (limit.saturating_sub(state).min(cfg.tx_gas_limit_cap()), limit.saturating_sub(regular))
     }
 }
 
@@ -148,7 +217,7 @@ macro_rules! refilling_the_reservoir {
     ($(#[$doc:meta])* $name:ident => $inner:path) => {
         $(#[$doc])*
         fn $name<DB: Database>(
-            context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+            context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
         ) -> InstructionExecResult {
             let InstructionContext { interpreter, host } = context;
             let result = $inner(InstructionContext { interpreter: &mut *interpreter, host: &mut *host });
@@ -158,21 +227,55 @@ macro_rules! refilling_the_reservoir {
     };
 }
 
+/// `SSTORE` the `bal@v5.7.0` way: a slot set from zero charges state gas (see [`refilling_the_reservoir!`]),
+/// and one restored to zero credits it back, which the frame's count of credits records
+/// ([`StateGasCredits`]).
+fn sstore_counting_credits<DB: Database>(
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    let charged = interpreter.gas.tracker().state_gas_spent();
+    let result =
+        instructions::host::sstore::<EthInterpreter, BalnodeContext<DB>>(InstructionContext {
+            interpreter: &mut *interpreter,
+            host: &mut *host,
+        });
+    let gas = interpreter.gas.tracker_mut();
+    gas.set_state_gas_spilled(0);
+    let credited = charged.saturating_sub(gas.state_gas_spent());
+    if let Ok(credited @ 1..) = u64::try_from(credited) {
+        host.chain.credit(credited, charged);
+    }
+    result
+}
 refilling_the_reservoir!(
-    /// `SSTORE`: a slot set from zero.
-    sstore => instructions::host::sstore::<EthInterpreter, EthEvmContext<DB>>
+    /// `CALL`: value to a new account (revm's, before [`call_keeping_new_account_charge`]).
+    call_refilling => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, BalnodeContext<DB>>
 );
-refilling_the_reservoir!(
-    /// `CALL`: value to a new account.
-    call => instructions::contract::call::<{ opcode::CALL }, EthInterpreter, EthEvmContext<DB>>
-);
+
+/// `CALL` with value to a new account the `bal@v5.7.0` way: the new account's state gas, charged before the
+/// call, stays charged whatever happens to the call (the caller lacks the balance, the callee fails). revm
+/// gives it back when the callee does not create the account; marking the call as not having charged it
+/// turns that off.
+fn call_keeping_new_account_charge<DB: Database>(
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    let result = call_refilling::<DB>(InstructionContext { interpreter: &mut *interpreter, host });
+    if let Some(InterpreterAction::NewFrame(FrameInput::Call(inputs))) =
+        interpreter.bytecode.action()
+    {
+        inputs.charged_new_account_state_gas = false;
+    }
+    result
+}
 
 /// `CREATE`/`CREATE2` the `bal@v5.7.0` way: the new account's state gas is part of the upfront cost, so a frame
 /// that cannot pay it runs out of gas before the new address is read (and so before it enters the block
 /// access list). revm reads the address first; this checks the upfront cost, state gas included, before
 /// handing over to revm's instruction.
 fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
-    context: InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
 ) -> InstructionExecResult {
     let state_gas = context.host.cfg.gas_params.create_state_gas();
     if let Some(upfront) = create_upfront_regular_gas::<IS_CREATE2, DB>(&context) {
@@ -185,9 +288,9 @@ fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
     let InstructionContext { interpreter, host } = context;
     let inner = InstructionContext { interpreter: &mut *interpreter, host: &mut *host };
     let result = if IS_CREATE2 {
-        instructions::contract::create::<true, EthInterpreter, EthEvmContext<DB>>(inner)
+        instructions::contract::create::<true, EthInterpreter, BalnodeContext<DB>>(inner)
     } else {
-        instructions::contract::create::<false, EthInterpreter, EthEvmContext<DB>>(inner)
+        instructions::contract::create::<false, EthInterpreter, BalnodeContext<DB>>(inner)
     };
     // revm charges nothing for a destination that exists (an address collision, or an address holding only a
     // balance); `bal@v5.7.0` charges whatever the destination, before the gas is forwarded, and gives it back
@@ -217,7 +320,7 @@ fn create_charging_upfront<const IS_CREATE2: bool, DB: Database>(
 /// words (and their hashing for `CREATE2`) and the memory expansion. `None` when the stack or the sizes are
 /// such that revm's instruction fails on its own.
 fn create_upfront_regular_gas<const IS_CREATE2: bool, DB: Database>(
-    context: &InstructionContext<'_, EthEvmContext<DB>, EthInterpreter>,
+    context: &InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
 ) -> Option<u64> {
     let stack = &context.interpreter.stack;
     let (offset, len) = (stack.peek(1).ok()?, stack.peek(2).ok()?);
@@ -235,30 +338,90 @@ fn create_upfront_regular_gas<const IS_CREATE2: bool, DB: Database>(
     }
     Some(gas)
 }
-refilling_the_reservoir!(
-    /// `SELFDESTRUCT`: a new beneficiary.
-    selfdestruct => instructions::host::selfdestruct::<EthInterpreter, EthEvmContext<DB>>
-);
+/// `SELFDESTRUCT` the `bal@v5.7.0` way: revm's (state gas for a new beneficiary refilled to the reservoir, see
+/// [`refilling_the_reservoir!`]), and then the burn that EIP-8246 later removed. An account created in this
+/// transaction that self-destructs to itself loses its balance there and then, with an EIP-7708 burn log
+/// (revm, following EIP-8246, keeps the balance). The burn is journaled like any balance change, so a
+/// reverted frame gets the balance and the log back.
+fn selfdestruct_burning<DB: Database>(
+    context: InstructionContext<'_, BalnodeContext<DB>, EthInterpreter>,
+) -> InstructionExecResult {
+    let InstructionContext { interpreter, host } = context;
+    let address = interpreter.input.target_address;
+    let beneficiary =
+        interpreter.stack.peek(0).ok().map(|word| Address::from_word(B256::from(word)));
+    let result = instructions::host::selfdestruct::<EthInterpreter, BalnodeContext<DB>>(
+        InstructionContext { interpreter: &mut *interpreter, host: &mut *host },
+    );
+    interpreter.gas.tracker_mut().set_state_gas_spilled(0);
+    if result != Err(InstructionResult::SelfDestruct) || beneficiary != Some(address) {
+        return result;
+    }
+    // Only an account created in this transaction is destroyed (EIP-6780); revm has marked it.
+    let journal = &mut host.journaled_state;
+    let destroyed = journal
+        .evm_state()
+        .get(&address)
+        .filter(|account| account.is_selfdestructed_locally())
+        .map(|account| account.info.balance);
+    let Some(balance) = destroyed.filter(|balance| !balance.is_zero()) else {
+        return result;
+    };
+    match journal.load_account_mut(address) {
+        Ok(mut account) => account.data.set_balance(U256::ZERO),
+        Err(error) => {
+            host.error = Err(error.into());
+            return Err(InstructionResult::FatalExternalError);
+        }
+    }
+    journal.log(burn_log(address, balance));
+    result
+}
+
+/// The EIP-7708 log of ETH burned at `address`, as `bal@v5.7.0` has it: `Burn(address,uint256)` from the
+/// system address.
+fn burn_log(address: Address, amount: U256) -> Log {
+    let topics = vec![BURN_LOG_TOPIC, B256::left_padding_from(address.as_slice())];
+    let data = Bytes::copy_from_slice(&amount.to_be_bytes::<32>());
+    Log { address: ETH_TRANSFER_LOG_ADDRESS, data: LogData::new_unchecked(topics, data) }
+}
+
+/// The burn logs of a transaction's end under `bal@v5.7.0`: every account marked for deletion that still
+/// holds a balance (it received ETH after it self-destructed, or it is the fee recipient) loses it, with a
+/// burn log each, in address order, after the fees are paid. revm leaves the accounts marked (EIP-8246's
+/// clearing is switched off for this profile, see `amsterdam::configure`), so the commit deletes them.
+fn finalization_burn_logs<J: JournalTr<State = EvmState>>(journal: &mut J) {
+    let mut burned: Vec<(Address, U256)> = journal
+        .evm_state()
+        .iter()
+        .filter(|(_, account)| account.is_selfdestructed() && !account.info.balance.is_zero())
+        .map(|(address, account)| (*address, account.info.balance))
+        .collect();
+    burned.sort_unstable_by_key(|(address, _)| *address);
+    for (address, amount) in burned {
+        journal.log(burn_log(address, amount));
+    }
+}
 
 /// Installs the state-gas-charging instructions of `bal@v5.7.0` (see [`refilling_the_reservoir!`]).
 pub(crate) fn install_reservoir_refills<DB: Database>(
-    instructions: &mut EthInstructions<EthInterpreter, EthEvmContext<DB>>,
+    instructions: &mut EthInstructions<EthInterpreter, BalnodeContext<DB>>,
 ) {
     let table = instructions.instruction_table_mut();
-    table[usize::from(opcode::SSTORE)] = Instruction::new(sstore::<DB>);
-    table[usize::from(opcode::CALL)] = Instruction::new(call::<DB>);
+    table[usize::from(opcode::SSTORE)] = Instruction::new(sstore_counting_credits::<DB>);
+    table[usize::from(opcode::CALL)] = Instruction::new(call_keeping_new_account_charge::<DB>);
     table[usize::from(opcode::CREATE)] = Instruction::new(create_charging_upfront::<false, DB>);
     table[usize::from(opcode::CREATE2)] = Instruction::new(create_charging_upfront::<true, DB>);
-    table[usize::from(opcode::SELFDESTRUCT)] = Instruction::new(selfdestruct::<DB>);
+    table[usize::from(opcode::SELFDESTRUCT)] = Instruction::new(selfdestruct_burning::<DB>);
 }
 
 /// revm's mainnet handler with `bal@v5.7.0`'s intrinsic state gas (see the module docs).
 #[derive(Debug)]
-pub(crate) struct IntrinsicStateGasHandler<EVM, ERROR, FRAME> {
-    mainnet: MainnetHandler<EVM, ERROR, FRAME>,
+pub(crate) struct IntrinsicStateGasHandler<EVM, ERROR> {
+    mainnet: MainnetHandler<EVM, ERROR, EthFrame>,
 }
 
-impl<EVM, ERROR, FRAME> Default for IntrinsicStateGasHandler<EVM, ERROR, FRAME> {
+impl<EVM, ERROR> Default for IntrinsicStateGasHandler<EVM, ERROR> {
     fn default() -> Self {
         Self { mainnet: MainnetHandler::default() }
     }
@@ -272,15 +435,72 @@ fn intrinsic_state_gas(params: &GasParams, is_create: bool, authorizations: u64)
     creation + authorizations * (new_account + params.tx_eip7702_state_gas_bytecode())
 }
 
-impl<EVM, ERROR, FRAME> Handler for IntrinsicStateGasHandler<EVM, ERROR, FRAME>
+impl<EVM, ERROR> Handler for IntrinsicStateGasHandler<EVM, ERROR>
 where
-    EVM: EvmTr<Context: ContextTr<Journal: JournalTr<State = EvmState>>, Frame = FRAME>,
+    EVM: EvmTr<
+            Context: ContextTr<Journal: JournalTr<State = EvmState>, Chain = StateGasCredits>,
+            Frame = EthFrame,
+        >,
     ERROR: EvmTrError<EVM>,
-    FRAME: FrameTr<FrameResult = FrameResult, FrameInit = FrameInit>,
 {
     type Evm = EVM;
     type Error = ERROR;
     type HaltReason = HaltReason;
+
+    /// revm's loop over the frames, keeping `bal@v5.7.0`'s count of inline state-gas credits per frame
+    /// ([`StateGasCredits`]): a frame that fails gives back to its parent's reservoir the state gas it
+    /// charged and held less the credits it applied, which revm's rollback would hand back too.
+    fn run_exec_loop(
+        &mut self,
+        evm: &mut EVM,
+        first_frame_input: FrameInit,
+    ) -> Result<FrameResult, ERROR> {
+        evm.ctx_mut().chain_mut().clear();
+        if let ItemOrResult::Result(result) = evm.frame_init(first_frame_input)? {
+            return Ok(result);
+        }
+        evm.ctx_mut().chain_mut().enter();
+        loop {
+            let (mut result, ran) = match evm.frame_run()? {
+                ItemOrResult::Item(init) => match evm.frame_init(init)? {
+                    ItemOrResult::Item(_) => {
+                        evm.ctx_mut().chain_mut().enter();
+                        continue;
+                    }
+                    // The frame failed before it ran: it credited nothing.
+                    ItemOrResult::Result(result) => (result, false),
+                },
+                ItemOrResult::Result(result) => (result, true),
+            };
+            let succeeded = result.instruction_result().is_ok();
+            let child =
+                if ran { evm.ctx_mut().chain_mut().leave() } else { FrameCredits::default() };
+            // (The transaction's own frame keeps its credits: `bal@v5.7.0` takes them back at frame
+            // boundaries only.)
+            let has_parent = evm.ctx_ref().chain().running();
+            if !succeeded && has_parent && child.applied > 0 {
+                evm.ctx_mut().chain_mut().discard(child.applied);
+                // revm's rollback returns `reservoir + net state gas charged`: take the credits off the latter.
+                let gas = result.gas_mut().tracker_mut();
+                gas.set_state_gas_spent(
+                    gas.state_gas_spent().saturating_sub_unsigned(child.applied),
+                );
+            }
+            // A failed CREATE's new account, which revm credits back to the parent once it has the result.
+            let refund = result.refundable_state_gas(evm.ctx_ref().cfg().gas_params());
+            if let Some(result) = evm.frame_return_result(result)? {
+                return Ok(result);
+            }
+            let charged = evm.frame_stack().get().interpreter.gas.tracker().state_gas_spent();
+            let credits = evm.ctx_mut().chain_mut();
+            if succeeded {
+                credits.merge(child, charged);
+            }
+            if let Some(refund) = refund {
+                credits.credit_in_full(refund);
+            }
+        }
+    }
 
     fn validate_initial_tx_gas(&self, evm: &mut EVM) -> Result<InitialAndFloorGas, ERROR> {
         let mut gas = self.mainnet.validate_initial_tx_gas(evm)?;
@@ -316,10 +536,12 @@ where
         let (tx, journal) = ctx.tx_journal_mut();
         let existing =
             pre_execution::apply_auth_list::<_, ERROR>(chain_id, tx.authorization_list(), journal)?;
-        // An authority that exists needs no new account: its share goes back to the reservoir. The block's
-        // state gas keeps it (the intrinsic charge is what the block counts).
-        gas.set_reservoir(gas.reservoir() + existing * refund);
-        Ok(Some(0))
+        // An authority that exists needs no new account: its share goes back to the reservoir. The block keeps
+        // it in both dimensions (the intrinsic charge is what it counts): `post_execution` takes the amount,
+        // handed over as revm's "EIP-7702 refund", to put it back into the block's regular gas.
+        let existing_share = existing * refund;
+        gas.set_reservoir(gas.reservoir() + existing_share);
+        Ok(Some(existing_share))
     }
 
     fn last_frame_result(
@@ -355,7 +577,20 @@ where
         if refill > 0 {
             exec_result.gas_mut().tracker_mut().refill_reservoir(refill);
         }
-        self.mainnet.post_execution(evm, exec_result, init_and_floor_gas, eip7702_gas_refund)
+        // Not a refund of revm's kind (capped, from the refund counter): the existing authorities' share is
+        // already back in the reservoir (`apply_eip7702_auth_list`).
+        let existing_authorities = u64::try_from(eip7702_gas_refund).unwrap_or(0);
+        let gas = self.mainnet.post_execution(evm, exec_result, init_and_floor_gas, 0)?;
+        // After the fees are paid (a fee recipient marked for deletion burns its fee too), before the logs
+        // are taken.
+        finalization_burn_logs(evm.ctx_mut().journal_mut());
+        // `bal@v5.7.0` counts the existing authorities' share as spent in the block's regular gas (regular =
+        // gas used before the share went back - intrinsic and execution state gas) while the sender gets it
+        // back: revm's regular gas (spent - state) would drop by it. Count it as spent and as refunded, so the
+        // block's regular gas keeps it and the receipt's gas (spent - refunded) does not.
+        Ok(gas
+            .with_total_gas_spent(gas.total_gas_spent() + existing_authorities)
+            .with_refunded(gas.inner_refunded() + existing_authorities))
     }
 }
 
@@ -374,4 +609,205 @@ fn destroyed_state_gas(params: &GasParams, state: &EvmState) -> u64 {
                 + slots as u64 * params.get(GasId::sstore_set_state_gas())
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_evm::{EvmFactory, eth::EthEvmFactory};
+    use balnode_chainspec::AmsterdamProfile;
+    use revm::{
+        context::{TxEnv, result::ExecutionResult},
+        database::{CacheDB, EmptyDB},
+        primitives::{TxKind, eip7708::ETH_TRANSFER_LOG_TOPIC},
+        state::AccountInfo,
+    };
+
+    const SENDER: Address = Address::repeat_byte(0x5e);
+    const GAS_LIMIT: u64 = 60_000_000;
+
+    /// The EVM for an Amsterdam block under `profile`, set up the way `execute_block` does, with a funded
+    /// [`SENDER`].
+    fn evm(profile: AmsterdamProfile) -> BalnodeEvm<CacheDB<EmptyDB>> {
+        evm_with_code(profile, &[])
+    }
+
+    /// [`evm`] with contracts at some addresses.
+    fn evm_with_code(
+        profile: AmsterdamProfile,
+        contracts: &[(Address, &[u8])],
+    ) -> BalnodeEvm<CacheDB<EmptyDB>> {
+        let mut db = CacheDB::new(EmptyDB::default());
+        db.insert_account_info(
+            SENDER,
+            AccountInfo { balance: U256::from(10u64.pow(18)), ..Default::default() },
+        );
+        for (address, code) in contracts {
+            let code = revm::bytecode::Bytecode::new_raw(Bytes::copy_from_slice(code));
+            db.insert_account_info(*address, AccountInfo::from_bytecode(code));
+        }
+        let mut env: EvmEnv = EvmEnv::default();
+        env.cfg_env.spec = SpecId::AMSTERDAM;
+        env.block_env.gas_limit = GAS_LIMIT;
+        crate::amsterdam::configure(&mut env.cfg_env, profile, GAS_LIMIT);
+        let inner = EthEvmFactory::default().create_evm(db, env).into_inner();
+        BalnodeEvm::new(inner, profile == AmsterdamProfile::BalDevnetV5_7)
+    }
+
+    fn creation(value: u64, initcode: &[u8], gas_limit: u64) -> TxEnv {
+        TxEnv::builder()
+            .caller(SENDER)
+            .kind(TxKind::Create)
+            .value(U256::from(value))
+            .data(Bytes::copy_from_slice(initcode))
+            .gas_limit(gas_limit)
+            .build_fill()
+    }
+
+    /// Runs a creation transaction with `value` and `initcode` under `profile`'s Amsterdam.
+    fn create(
+        profile: AmsterdamProfile,
+        value: u64,
+        initcode: &[u8],
+    ) -> ResultAndState<HaltReason> {
+        evm(profile)
+            .transact_raw(creation(value, initcode, 1_000_000))
+            .expect("a valid transaction")
+    }
+
+    #[test]
+    fn existing_authority_share_stays_in_the_block_regular_gas() {
+        use balnode_primitives::eips::eip7702::{
+            Authorization, RecoveredAuthority, RecoveredAuthorization,
+        };
+        // One authorization whose authority (the sender itself, so it exists) delegates to some code.
+        let authorization =
+            Authorization { chain_id: U256::ZERO, address: Address::repeat_byte(0xde), nonce: 1 };
+        let tx = TxEnv::builder()
+            .caller(SENDER)
+            .kind(TxKind::Call(Address::repeat_byte(0xca)))
+            .gas_limit(1_000_000)
+            .authorization_list_recovered(vec![RecoveredAuthorization::new_unchecked(
+                authorization,
+                RecoveredAuthority::Valid(SENDER),
+            )])
+            .build_fill();
+        let ResultAndState { result, .. } =
+            evm(AmsterdamProfile::BalDevnetV5_7).transact_raw(tx).expect("a valid transaction");
+        let gas = result.gas();
+        // 21,000 + 7,500 regular; a new account (112 bytes) and a delegation (23) at 662 gas a byte, of which
+        // the new account goes back to the sender, but not out of the block's accounting.
+        assert_eq!(gas.block_regular_gas_used(), 21_000 + 7_500);
+        assert_eq!(gas.block_state_gas_used(), (112 + 23) * 662);
+        assert_eq!(gas.tx_gas_used(), 21_000 + 7_500 + 23 * 662);
+    }
+
+    #[test]
+    fn a_failed_frame_gives_up_the_credits_it_applied() {
+        use opcode::{CALL, GAS, POP, PUSH0, PUSH1, PUSH20, REVERT, SSTORE, STOP};
+        const CHILD: Address = Address::repeat_byte(0xc1);
+        const CALLER: Address = Address::repeat_byte(0xca);
+        // The child sets slot 0 and restores it (a credit of the slot's state gas), then ends with `last`.
+        let child = |last: &[u8]| {
+            let mut code = vec![PUSH1, 1, PUSH0, SSTORE, PUSH0, PUSH0, SSTORE];
+            code.extend_from_slice(last);
+            code
+        };
+        let mut caller = vec![PUSH0, PUSH0, PUSH0, PUSH0, PUSH0, PUSH20];
+        caller.extend_from_slice(CHILD.as_slice());
+        caller.extend_from_slice(&[GAS, CALL, POP, STOP]);
+        let run = |child: &[u8], to: Address| {
+            let mut evm = evm_with_code(
+                AmsterdamProfile::BalDevnetV5_7,
+                &[(CHILD, child), (CALLER, caller.as_slice())],
+            );
+            let tx = TxEnv::builder()
+                .caller(SENDER)
+                .kind(TxKind::Call(to))
+                .gas_limit(1 << 24)
+                .build_fill();
+            evm.transact_raw(tx).expect("a valid transaction");
+            evm.discarded_state_gas()
+        };
+        // A child that reverts after the credit gives it up: 32 bytes at 662 gas (60 M gas limit).
+        assert_eq!(run(&child(&[PUSH0, PUSH0, REVERT]), CALLER), 32 * 662);
+        // One that succeeds keeps it, and so does the transaction's own frame when it reverts.
+        assert_eq!(run(&child(&[STOP]), CALLER), 0);
+        assert_eq!(run(&child(&[PUSH0, PUSH0, REVERT]), CHILD), 0);
+    }
+
+    #[test]
+    fn bal_v5_7_inclusion_discounts_the_other_dimension() {
+        assert!(!evm(AmsterdamProfile::Latest).runs_bal_v5_7());
+        let old = evm(AmsterdamProfile::BalDevnetV5_7);
+        assert!(old.runs_bal_v5_7());
+        // A creation: 21,000 + 9,000 regular and 112 bytes at 662 gas (60 M gas limit) of intrinsic gas.
+        let (regular, state) = old.bal_v5_7_worst_case_gas(&creation(0, &[], 200_000));
+        assert_eq!((regular, state), (200_000 - 112 * 662, 200_000 - 30_000));
+        // The regular part is capped at the transaction gas cap (EIP-7825), the state part is not.
+        let (regular, state) = old.bal_v5_7_worst_case_gas(&creation(0, &[], 40_000_000));
+        assert_eq!((regular, state), (1 << 24, 40_000_000 - 30_000));
+    }
+
+    fn topics(result: &ExecutionResult<HaltReason>) -> Vec<B256> {
+        assert!(result.is_success(), "{result:?}");
+        result.logs().iter().map(|log| log.topics()[0]).collect()
+    }
+
+    /// `ADDRESS SELFDESTRUCT`: the new account self-destructs to itself.
+    const SELFDESTRUCT_TO_SELF: [u8; 2] = [opcode::ADDRESS, opcode::SELFDESTRUCT];
+
+    #[test]
+    fn bal_v5_7_burns_at_selfdestruct_to_self() {
+        let ResultAndState { result, state } =
+            create(AmsterdamProfile::BalDevnetV5_7, 1_000, &SELFDESTRUCT_TO_SELF);
+        // The endowment's transfer log, then the burn at the instruction; nothing is left at the end.
+        assert_eq!(topics(&result), [ETH_TRANSFER_LOG_TOPIC, BURN_LOG_TOPIC]);
+        let created = SENDER.create(0);
+        let burn = &result.logs()[1];
+        assert_eq!(burn.address, ETH_TRANSFER_LOG_ADDRESS);
+        assert_eq!(burn.topics()[1], B256::left_padding_from(created.as_slice()));
+        assert_eq!(U256::from_be_slice(&burn.data.data), U256::from(1_000));
+        let account = &state[&created];
+        assert!(account.is_selfdestructed() && account.info.balance.is_zero());
+    }
+
+    #[test]
+    fn latest_keeps_the_balance() {
+        // EIP-8246 as revm implements it: no burn, the account stays with its balance only.
+        let ResultAndState { result, state } =
+            create(AmsterdamProfile::Latest, 1_000, &SELFDESTRUCT_TO_SELF);
+        assert_eq!(topics(&result), [ETH_TRANSFER_LOG_TOPIC]);
+        let account = &state[&SENDER.create(0)];
+        assert!(!account.is_selfdestructed());
+        assert_eq!(account.info.balance, U256::from(1_000));
+    }
+
+    #[test]
+    fn end_of_transaction_burns_follow_address_order() {
+        // Accounts marked for deletion that still hold ETH burn it, one log each in address order; an empty
+        // one and an unmarked one do not. (The fixtures' `finalization_burn_logs*` run this end to end.)
+        let mut state = EvmState::default();
+        let mut destroyed = revm::state::Account::default();
+        destroyed.info.balance = U256::from(7);
+        destroyed.mark_selfdestruct();
+        let mut empty = revm::state::Account::default();
+        empty.mark_selfdestruct();
+        let mut kept = revm::state::Account::default();
+        kept.info.balance = U256::from(9);
+        let (low, high, other) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        state.insert(high, destroyed.clone());
+        state.insert(low, destroyed);
+        state.insert(other, kept);
+        state.insert(Address::repeat_byte(4), empty);
+        let mut journal: revm::Journal<EmptyDB> = revm::Journal::new(EmptyDB::default());
+        journal.inner.state = state;
+        finalization_burn_logs(&mut journal);
+        let burned: Vec<_> = journal.logs().iter().map(|log| log.topics()[1]).collect();
+        assert_eq!(
+            burned,
+            [B256::left_padding_from(low.as_slice()), B256::left_padding_from(high.as_slice())]
+        );
+    }
 }

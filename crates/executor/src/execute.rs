@@ -4,7 +4,10 @@ use std::{borrow::Cow, sync::Arc};
 
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
-    block::{BalIndexedDatabase, BlockExecutor},
+    block::{
+        BalIndexedDatabase, BlockExecutionError, BlockExecutor, BlockValidationError,
+        ExecutableTxParts, GasOutput, StateDB,
+    },
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, EthTxResult,
         receipt_builder::AlloyReceiptBuilder, spec::EthExecutorSpec,
@@ -13,8 +16,8 @@ use alloy_evm::{
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
 use balnode_chainspec::{AmsterdamProfile, ChainSpec, Hardfork};
 use balnode_primitives::{
-    Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges,
-    consensus::{Eip658Value, transaction::Recovered},
+    Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges, TxEnvelope,
+    consensus::{Eip658Value, Transaction as _, TxType, transaction::Recovered},
     eips::{
         eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
         eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, eip7685::Requests,
@@ -24,6 +27,7 @@ use balnode_primitives::{
 use balnode_storage_api::{ProviderResult, StateProvider};
 use revm::{
     Database,
+    context::{TxEnv, result::HaltReason},
     database::{State, states::bundle_state::BundleRetention},
     database_interface::bal::EvmDatabaseError,
 };
@@ -35,7 +39,7 @@ use crate::{
     changes::{changes_from_bundle, changes_from_cache},
     database::{DatabaseError, StateProviderDatabase},
     deposits::check_deposit_layouts,
-    evm::{BalnodeEvm, install_reservoir_refills},
+    evm::BalnodeEvm,
     prefetch::PrefetchStats,
 };
 
@@ -149,13 +153,16 @@ pub fn execute_block_with_bal<P: StateProvider>(
             let gas = result.result.result.gas();
             trace!(target: "exec::sequential", index, ?gas, success = result.result.result.is_success(), "Transaction result");
         };
-        executor
-            .execute_transaction_with_index_and_result_closure(recovered, index, traced)
-            .map_err(|error| ExecutionError::Transaction {
-                index,
-                hash: *transaction.tx_hash(),
-                source: Box::new(error),
-            })?;
+        let executed = if executor.evm().runs_bal_v5_7() {
+            execute_with_bal_v5_7_inclusion(&mut executor, recovered, index, traced)
+        } else {
+            executor.execute_transaction_with_index_and_result_closure(recovered, index, traced)
+        };
+        executed.map_err(|error| ExecutionError::Transaction {
+            index,
+            hash: *transaction.tx_hash(),
+            source: Box::new(error),
+        })?;
         if receipts_carry_roots {
             let root_of = intermediate_root.ok_or(ExecutionError::NoIntermediateRoot)?;
             let root = root_of(&changes_from_cache(&executor.evm().db().cache))?;
@@ -249,9 +256,6 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
     }
     let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
         && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
-    if intrinsic_state_gas {
-        install_reservoir_refills(&mut evm.instruction);
-    }
     let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
@@ -266,6 +270,98 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
         slot_number: header.slot_number,
     };
     EthBlockExecutor::new(evm, ctx, ExecutorSpec(spec.clone()), AlloyReceiptBuilder::default())
+}
+
+/// Executes and commits transaction `index` as [`EthBlockExecutor`] does, with `bal@v5.7.0`'s inclusion check
+/// in place of alloy-evm's ([`check_bal_v5_7_inclusion`]).
+fn execute_with_bal_v5_7_inclusion<DB: StateDB + BalIndexedDatabase>(
+    executor: &mut BlockExec<'_, DB>,
+    transaction: Recovered<&TxEnvelope>,
+    index: usize,
+    traced: impl FnOnce(&EthTxResult<HaltReason, TxType>),
+) -> Result<GasOutput, BlockExecutionError> {
+    let (tx_env, transaction): (TxEnv, _) =
+        ExecutableTxParts::<TxEnv, TxEnvelope>::into_parts(transaction);
+    check_bal_v5_7_inclusion(executor, &tx_env)?;
+    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), index as u64 + 1);
+    let (output, discarded) = transact_bal_v5_7(executor, tx_env, transaction.inner())?;
+    traced(&output);
+    Ok(commit_bal_v5_7(executor, output, discarded))
+}
+
+/// `bal@v5.7.0`'s inclusion check, in place of alloy-evm's: the transaction's worst case in each gas
+/// dimension ([`BalnodeEvm::bal_v5_7_worst_case_gas`]) must fit in what the block has left of it.
+pub(crate) fn check_bal_v5_7_inclusion<DB: StateDB>(
+    executor: &BlockExec<'_, DB>,
+    tx_env: &TxEnv,
+) -> Result<(), BlockExecutionError> {
+    check_worst_case_fits(
+        executor.evm.bal_v5_7_worst_case_gas(tx_env),
+        executor.evm.block().gas_limit,
+        (executor.block_regular_gas_used, executor.block_state_gas_used),
+        tx_env.gas_limit,
+    )
+}
+
+/// `bal@v5.7.0`'s inclusion rule: a transaction's worst case in each gas dimension (regular, state) must fit
+/// in what the block's gas limit leaves of it after `used`.
+pub(crate) fn check_worst_case_fits(
+    (regular, state): (u64, u64),
+    block_gas_limit: u64,
+    (regular_used, state_used): (u64, u64),
+    transaction_gas_limit: u64,
+) -> Result<(), BlockExecutionError> {
+    for (worst_case, used) in [(regular, regular_used), (state, state_used)] {
+        let available = block_gas_limit.saturating_sub(used);
+        if worst_case > available {
+            return Err(BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                transaction_gas_limit,
+                block_available_gas: available,
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Runs a transaction on the executor's EVM without alloy-evm's inclusion check (the caller makes
+/// [`check_bal_v5_7_inclusion`] against the block's gas so far), as a result to commit with
+/// [`commit_bal_v5_7`], and the state-gas credits its failed frames gave up.
+pub(crate) fn transact_bal_v5_7<DB: StateDB>(
+    executor: &mut BlockExec<'_, DB>,
+    tx_env: TxEnv,
+    envelope: &TxEnvelope,
+) -> Result<(EthTxResult<HaltReason, TxType>, u64), BlockExecutionError> {
+    let result = executor
+        .evm_mut()
+        .transact(tx_env)
+        .map_err(|error| BlockExecutionError::evm(error, *envelope.tx_hash()))?;
+    let output = EthTxResult {
+        result,
+        blob_gas_used: envelope.blob_gas_used().unwrap_or_default(),
+        tx_type: envelope.tx_type(),
+    };
+    Ok((output, executor.evm.discarded_state_gas()))
+}
+
+/// Commits a transaction's result, leaving the state-gas credits its failed frames gave up (`discarded`)
+/// out of the block's regular gas: the sender paid for them, `bal@v5.7.0` counts
+/// `max(spent - state gas - discarded, floor)`.
+pub(crate) fn commit_bal_v5_7<DB: StateDB>(
+    executor: &mut BlockExec<'_, DB>,
+    output: EthTxResult<HaltReason, TxType>,
+    discarded: u64,
+) -> GasOutput {
+    let gas = output.result.result.gas();
+    let counted = gas.block_regular_gas_used();
+    let regular = gas
+        .total_gas_spent()
+        .saturating_sub(gas.block_state_gas_used())
+        .saturating_sub(discarded)
+        .max(gas.floor_gas());
+    let committed = executor.commit_transaction(output);
+    executor.block_regular_gas_used -= counted.saturating_sub(regular);
+    committed
 }
 
 /// Replaces a receipt's status with the state root after its transaction, as receipts before Byzantium

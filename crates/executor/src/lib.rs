@@ -26,6 +26,7 @@ mod execute;
 mod mode;
 mod parallel;
 mod prefetch;
+mod state_gas;
 
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
@@ -89,11 +90,11 @@ pub enum ExecutionError {
     Provider(#[from] ProviderError),
 }
 
-/// The largest contract code a block may deploy: EIP-170's 24 KiB, raised to 64 KiB by EIP-7954 in
-/// Amsterdam. A block access list's code changes are bounded by it too.
+/// The largest contract code a block may deploy: EIP-170's 24 KiB, raised by EIP-7954 in Amsterdam (to
+/// 64 KiB; 32 KiB under the `bal-v5.7` profile). A block access list's code changes are bounded by it too.
 pub fn max_code_size(spec: &ChainSpec, number: u64, timestamp: u64) -> usize {
     if spec.is_active_at(Hardfork::Amsterdam, number, timestamp) {
-        revm::primitives::eip7954::MAX_CODE_SIZE
+        amsterdam::max_code_size(spec.amsterdam_profile())
     } else {
         revm::primitives::eip170::MAX_CODE_SIZE
     }

@@ -24,7 +24,7 @@ use std::{
 };
 
 use alloy_evm::{
-    Evm,
+    Evm, FromRecoveredTx,
     block::{BalIndexedDatabase, BlockExecutionError, BlockExecutor, BlockValidationError},
     eth::{
         EthTxResult,
@@ -43,7 +43,7 @@ use balnode_storage_api::StateProvider;
 use rayon::prelude::*;
 use revm::{
     DatabaseCommit,
-    context::{Block as _, Cfg},
+    context::{Block as _, Cfg, TxEnv},
     context_interface::result::{HaltReason, ResultAndState, ResultGas},
     database::{State, WrapDatabaseRef},
     state::{
@@ -55,7 +55,10 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
-    execute::{BlockExec, BlockExecutionOutput, block_executor, finish_block},
+    execute::{
+        BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_block,
+        transact_bal_v5_7,
+    },
     prefetch::PrefetchedState,
 };
 
@@ -129,7 +132,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     let mut committer = Committer::new(&executor, worker_state(0));
     std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
     let failed = AtomicBool::new(false);
-    let (results, received) = mpsc::channel::<(usize, Result<Executed, BlockExecutionError>)>();
+    let (results, received) = mpsc::channel::<Arrival>();
     let (mut committer, phases) = std::thread::scope(|scope| {
         let failed = &failed;
         let coordinator = scope.spawn(move || {
@@ -143,15 +146,22 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
                     return;
                 }
                 *worker.evm_mut().db_mut() = worker_state(index as u64 + 1);
-                let output = worker
-                    .execute_transaction_without_commit(Recovered::new_unchecked(
-                        transaction,
-                        *sender,
-                    ))
-                    .map(|output| Executed::new(worker, output));
+                // Under `bal@v5.7.0` the coordinator makes that release's inclusion check instead of
+                // alloy-evm's (from the worst case the worker works out), and needs the state-gas credits
+                // failed frames gave up.
+                let (worst_case, output) = if worker.evm.runs_bal_v5_7() {
+                    let tx_env = TxEnv::from_recovered_tx(transaction, *sender);
+                    let worst_case = worker.evm.bal_v5_7_worst_case_gas(&tx_env);
+                    (Some(worst_case), transact_bal_v5_7(worker, tx_env, transaction))
+                } else {
+                    let recovered = Recovered::new_unchecked(transaction, *sender);
+                    (None, worker.execute_transaction_without_commit(recovered).map(|o| (o, 0)))
+                };
+                let output =
+                    output.map(|(output, discarded)| Executed::new(worker, output, discarded));
                 trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
                 // The coordinator hangs up only after a failure, when the rest is not needed.
-                let _ = results.send((index, output));
+                let _ = results.send(Arrival { index, worst_case, output });
             },
         );
         let executed = started.elapsed();
@@ -174,6 +184,14 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     Ok(output)
 }
 
+/// What a worker sends the coordinator for transaction `index`.
+struct Arrival {
+    index: usize,
+    /// The most regular and state gas the transaction can use, for `bal@v5.7.0`'s inclusion check.
+    worst_case: Option<(u64, u64)>,
+    output: Result<Executed, BlockExecutionError>,
+}
+
 /// A transaction executed by a worker: its receipt (with its own gas as the cumulative gas, until the
 /// coordinator knows the block's), its gas and its state changes, not yet committed.
 struct Executed {
@@ -181,10 +199,16 @@ struct Executed {
     gas: ResultGas,
     blob_gas_used: u64,
     state: EvmState,
+    /// The state-gas credits its failed frames gave up (`bal@v5.7.0` only).
+    discarded: u64,
 }
 
 impl Executed {
-    fn new<DB: alloy_evm::Database>(worker: &BlockExec<'_, DB>, output: TxOutput) -> Self {
+    fn new<DB: alloy_evm::Database>(
+        worker: &BlockExec<'_, DB>,
+        output: TxOutput,
+        discarded: u64,
+    ) -> Self {
         let EthTxResult { result: ResultAndState { result, state }, blob_gas_used, tx_type } =
             output;
         let gas = *result.gas();
@@ -195,7 +219,7 @@ impl Executed {
             state: &state,
             cumulative_gas_used: gas.tx_gas_used(),
         });
-        Self { receipt, gas, blob_gas_used, state }
+        Self { receipt, gas, blob_gas_used, state, discarded }
     }
 }
 
@@ -213,6 +237,7 @@ struct Committer<DB> {
     eip8037: bool,
     skip_state_gas_capacity_check: bool,
     cancun: bool,
+    bal_v5_7: bool,
 }
 
 impl<DB: revm::Database> Committer<DB> {
@@ -232,6 +257,7 @@ impl<DB: revm::Database> Committer<DB> {
             tx_gas_limit_cap: cfg.tx_gas_limit_cap(),
             eip8037: cfg.enable_amsterdam_eip8037,
             skip_state_gas_capacity_check: executor.skip_state_gas_capacity_check,
+            bal_v5_7: evm.runs_bal_v5_7(),
             cancun: executor
                 .spec
                 .is_cancun_active_at_timestamp(evm.block().timestamp().saturating_to()),
@@ -243,20 +269,21 @@ impl<DB: revm::Database> Committer<DB> {
     fn commit_in_order(
         &mut self,
         transactions: &[TxEnvelope],
-        received: mpsc::Receiver<(usize, Result<Executed, BlockExecutionError>)>,
+        received: mpsc::Receiver<Arrival>,
         failed: &AtomicBool,
     ) -> Result<(), ExecutionError> {
-        let mut waiting: Vec<Option<Result<Executed, BlockExecutionError>>> =
+        let mut waiting: Vec<Option<Arrival>> =
             std::iter::repeat_with(|| None).take(transactions.len()).collect();
         self.receipts.reserve(transactions.len());
         let mut next = 0;
-        for (index, output) in received {
-            waiting[index] = Some(output);
-            while let Some(output) = waiting.get_mut(next).and_then(Option::take) {
+        for arrival in received {
+            let index = arrival.index;
+            waiting[index] = Some(arrival);
+            while let Some(arrival) = waiting.get_mut(next).and_then(Option::take) {
                 let transaction = &transactions[next];
                 let committed = self
-                    .check_block_gas(transaction)
-                    .and(output)
+                    .check_block_gas(transaction, arrival.worst_case)
+                    .and(arrival.output)
                     .map(|executed| self.commit(next, executed))
                     .map_err(|source| ExecutionError::Transaction {
                         index: next,
@@ -277,8 +304,19 @@ impl<DB: revm::Database> Committer<DB> {
     /// What alloy-evm's block executor does when it commits a transaction: count its gas, set its receipt's
     /// cumulative gas, commit its changes at its index of the access list.
     fn commit(&mut self, index: usize, executed: Executed) {
-        let Executed { mut receipt, gas, blob_gas_used, state } = executed;
-        self.block_regular_gas_used += gas.block_regular_gas_used();
+        let Executed { mut receipt, gas, blob_gas_used, state, discarded } = executed;
+        let mut regular = gas.block_regular_gas_used();
+        if self.bal_v5_7 {
+            // `bal@v5.7.0` counts `max(spent - state gas - discarded, floor)`: the credits failed frames gave
+            // up stay out of the block's regular gas.
+            regular = regular.min(
+                gas.total_gas_spent()
+                    .saturating_sub(gas.block_state_gas_used())
+                    .saturating_sub(discarded)
+                    .max(gas.floor_gas()),
+            );
+        }
+        self.block_regular_gas_used += regular;
         self.block_state_gas_used += gas.block_state_gas_used();
         self.cumulative_tx_gas_used += gas.tx_gas_used();
         if self.cancun {
@@ -292,7 +330,19 @@ impl<DB: revm::Database> Committer<DB> {
 
     /// The check alloy-evm's block executor makes before a transaction, against the gas the block has used
     /// so far: workers cannot make it, as they do not know what the transactions before theirs used.
-    fn check_block_gas(&self, transaction: &TxEnvelope) -> Result<(), BlockExecutionError> {
+    fn check_block_gas(
+        &self,
+        transaction: &TxEnvelope,
+        worst_case: Option<(u64, u64)>,
+    ) -> Result<(), BlockExecutionError> {
+        if let Some(worst_case) = worst_case {
+            return check_worst_case_fits(
+                worst_case,
+                self.gas_limit,
+                (self.block_regular_gas_used, self.block_state_gas_used),
+                transaction.gas_limit(),
+            );
+        }
         let used =
             if self.eip8037 { self.block_regular_gas_used } else { self.cumulative_tx_gas_used };
         let available = self.gas_limit - used;
