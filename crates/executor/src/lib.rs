@@ -33,7 +33,7 @@ pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
 pub use mode::{ExecMode, UnknownExecMode};
 pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
-pub use prefetch::{PrefetchStats, PrefetchedState};
+pub use prefetch::{OpenReader, PrefetchStats, PrefetchedState};
 
 use alloy_evm::block::BlockExecutionError;
 use balnode_chainspec::{ChainSpec, Hardfork};

@@ -59,7 +59,7 @@ use crate::{
         BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_block,
         transact_bal_v5_7,
     },
-    prefetch::PrefetchedState,
+    prefetch::{OpenReader, PrefetchedState},
 };
 
 /// One transaction's result, executed but not committed.
@@ -77,6 +77,7 @@ pub fn supports_parallel_bal(spec: &ChainSpec, block: &Block) -> bool {
 /// Executes `block` on `state` (the parent's post-state) with its transactions in parallel on the current
 /// rayon pool (`ThreadPool::install` one to choose the workers),
 /// driven by `block_access_list`, the list that came with the block (already structurally validated).
+/// `open_reader` gives the prefetch more readers of the same state (see [`OpenReader`]).
 ///
 /// Returns what [`execute_block`](crate::execute_block) returns, with the block access list built from the
 /// committed results: the caller must check that it equals `block_access_list` before trusting the output
@@ -88,6 +89,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     senders: &[Address],
     state: P,
     block_access_list: &BlockAccessList,
+    open_reader: Option<OpenReader<'_>>,
 ) -> Result<BlockExecutionOutput, ExecutionError> {
     let transactions = &block.body.transactions;
     if senders.len() != transactions.len() {
@@ -104,7 +106,8 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
             .map_err(|error| ExecutionError::Bal(format!("code in the list: {error}")))?,
     );
     // Everything the list names, read ahead in parallel into one cache the workers share.
-    let prefetched = PrefetchedState::new(state, block_access_list).map_err(|error| error.0)?;
+    let prefetched =
+        PrefetchedState::new(state, block_access_list, open_reader).map_err(|error| error.0)?;
     let state = &prefetched;
 
     let coordinator = State::builder()

@@ -9,10 +9,10 @@ use std::{
 
 use balnode_primitives::{
     Address, B256, KECCAK256_EMPTY, U256,
-    eips::eip7928::BlockAccessList,
+    eips::eip7928::{AccountChanges, BlockAccessList},
     primitives::map::{AddressMap, B256Map, HashMap},
 };
-use balnode_storage_api::StateProvider;
+use balnode_storage_api::{ProviderResult, StateProvider};
 use rayon::prelude::*;
 use revm::{
     database_interface::DatabaseRef,
@@ -64,31 +64,31 @@ impl<P> std::fmt::Debug for PrefetchedState<P> {
     }
 }
 
+/// Opens another reader of the same state as the one execution runs on, for one prefetch worker: a store
+/// whose readers serialise (one MDBX transaction shared by threads takes a lock per read) needs one per
+/// thread to read in parallel. The caller guarantees that nothing is committed in between.
+pub type OpenReader<'a> = &'a (dyn Fn() -> ProviderResult<Box<dyn StateProvider>> + Sync);
+
 impl<P: StateProvider> PrefetchedState<P> {
-    /// Reads everything `list` names from `state`, spread over the current rayon pool.
-    pub fn new(state: P, list: &BlockAccessList) -> Result<Self, DatabaseError> {
+    /// Reads everything `list` names from `state` (or from readers `open_reader` opens, one per rayon job),
+    /// spread over the current rayon pool.
+    pub fn new(
+        state: P,
+        list: &BlockAccessList,
+        open_reader: Option<OpenReader<'_>>,
+    ) -> Result<Self, DatabaseError> {
         let started = Instant::now();
         let inner = StateProviderDatabase(state);
         let accounts: Vec<(Address, PrefetchedAccount)> = list
             .par_iter()
-            .map(|changes| {
-                let address = changes.address;
-                let mut info = inner.basic_ref(address)?;
-                if let Some(info) = info.as_mut()
-                    && info.code_hash != KECCAK256_EMPTY
-                {
-                    info.code = Some(inner.code_by_hash_ref(info.code_hash)?);
-                }
-                let slots = changes
-                    .storage_reads
-                    .iter()
-                    .copied()
-                    .chain(changes.storage_changes.iter().map(|change| change.slot));
-                let storage = slots
-                    .map(|slot| Ok((slot, inner.storage_ref(address, slot)?)))
-                    .collect::<Result<_, DatabaseError>>()?;
-                Ok((address, PrefetchedAccount { info, storage }))
-            })
+            .map_init(
+                // A reader that cannot be opened leaves its job to the shared one (the same state).
+                || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
+                |reader, changes| match reader {
+                    Some(reader) => read_account(reader, changes),
+                    None => read_account(&inner, changes),
+                },
+            )
             .collect::<Result<_, DatabaseError>>()?;
         let code = accounts
             .iter()
@@ -118,6 +118,7 @@ impl<P: StateProvider> PrefetchedState<P> {
         }
     }
 
+    #[inline]
     fn hit<T>(&self, value: T) -> T {
         self.hits.fetch_add(1, Ordering::Relaxed);
         value
@@ -126,6 +127,29 @@ impl<P: StateProvider> PrefetchedState<P> {
     fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// One account of the list, with its code and the slots the list names.
+fn read_account<D: DatabaseRef<Error = DatabaseError>>(
+    state: &D,
+    changes: &AccountChanges,
+) -> Result<(Address, PrefetchedAccount), DatabaseError> {
+    let address = changes.address;
+    let mut info = state.basic_ref(address)?;
+    if let Some(info) = info.as_mut()
+        && info.code_hash != KECCAK256_EMPTY
+    {
+        info.code = Some(state.code_by_hash_ref(info.code_hash)?);
+    }
+    let slots = changes
+        .storage_reads
+        .iter()
+        .copied()
+        .chain(changes.storage_changes.iter().map(|change| change.slot));
+    let storage = slots
+        .map(|slot| Ok((slot, state.storage_ref(address, slot)?)))
+        .collect::<Result<_, DatabaseError>>()?;
+    Ok((address, PrefetchedAccount { info, storage }))
 }
 
 impl<P: StateProvider> DatabaseRef for PrefetchedState<P> {

@@ -21,7 +21,7 @@ use balnode_primitives::{
 };
 use balnode_storage_api::{
     BlockHashReader, BlockReader, BlockToCommit, BlockWriter, ChainInfoReader, HeaderProvider,
-    ProviderError,
+    ProviderError, StateProviderFactory,
 };
 use balnode_storage_mdbx::DatabaseEnv;
 use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
@@ -406,7 +406,15 @@ impl Importer {
         });
         let output: BlockExecutionOutput = match parallel {
             Some((_, list)) => {
-                match execute_block_parallel_bal(spec, block, &senders, &latest, list) {
+                let open_reader = || self.store.latest();
+                match execute_block_parallel_bal(
+                    spec,
+                    block,
+                    &senders,
+                    &latest,
+                    list,
+                    Some(&open_reader),
+                ) {
                     // Trusted only when it rebuilt exactly the list it was driven by (see the executor).
                     Ok(output) if output.block_access_list.as_ref() == Some(list) => {
                         self.execution.counters.parallel.fetch_add(1, Ordering::Relaxed);
@@ -497,7 +505,10 @@ impl Importer {
         let counters = &self.execution.counters;
         counters.differential_checks.fetch_add(1, Ordering::Relaxed);
         let Some(list) = &reference.block_access_list else { return };
-        let difference = match execute_block_parallel_bal(&self.spec, block, senders, state, list) {
+        let open_reader = || self.store.latest();
+        let parallel =
+            execute_block_parallel_bal(&self.spec, block, senders, state, list, Some(&open_reader));
+        let difference = match parallel {
             Ok(output) => first_output_difference(reference, &output),
             Err(error) => Some(format!("the parallel run failed: {error}")),
         };

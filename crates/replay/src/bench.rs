@@ -28,11 +28,11 @@ use std::{
 
 use balnode_chainspec::ChainSpec;
 use balnode_executor::{
-    BlockExecutionOutput, ExecutionError, execute_block_parallel_bal, execute_block_with_bal,
-    supports_parallel_bal,
+    BlockExecutionOutput, ExecutionError, OpenReader, execute_block_parallel_bal,
+    execute_block_with_bal, supports_parallel_bal,
 };
 use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
-use balnode_storage_api::{BlockToCommit, BlockWriter, StateProvider};
+use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderResult, StateProvider};
 use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
 use serde::Serialize;
 use tracing::info;
@@ -87,12 +87,20 @@ impl ExecMode {
         state: P,
         bal: Option<&BlockAccessList>,
         threads: usize,
+        open_reader: Option<OpenReader<'_>>,
     ) -> Result<BlockExecutionOutput, ExecutionError> {
         let _ = threads;
         let placeholder = |_: &_| Ok(B256::ZERO);
         match (self, bal) {
             (Self::Bal, Some(bal)) if supports_parallel_bal(spec, &bundle.block) => {
-                execute_block_parallel_bal(spec, &bundle.block, &bundle.senders, state, bal)
+                execute_block_parallel_bal(
+                    spec,
+                    &bundle.block,
+                    &bundle.senders,
+                    state,
+                    bal,
+                    open_reader,
+                )
             }
             _ => execute_block_with_bal(
                 spec,
@@ -260,7 +268,14 @@ fn run_once(
     let number = bundle.number();
     let view = store.view(bundle)?;
     let started = Instant::now();
-    let output = match pool.install(|| mode.execute(spec, bundle, &view, bal, threads)) {
+    // More readers of the same store for the prefetch: one MDBX transaction serialises its readers.
+    let open_reader = || -> ProviderResult<Box<dyn StateProvider>> {
+        let latest = store.env().provider()?.into_latest()?;
+        Ok(Box::new(BundleStateView::new(latest, number, bundle.block.header.parent_hash)))
+    };
+    let output = match pool
+        .install(|| mode.execute(spec, bundle, &view, bal, threads, Some(&open_reader)))
+    {
         Ok(output) => output,
         Err(error) => return Ok(Err(format!("{} failed: {error}", mode.name()))),
     };
@@ -401,7 +416,8 @@ pub fn run_bench(
             }
             if !memory_failed {
                 let started = Instant::now();
-                let result = ExecMode::Sequential.execute(spec, &bundle, &memory_view, None, 1);
+                let result =
+                    ExecMode::Sequential.execute(spec, &bundle, &memory_view, None, 1, None);
                 let elapsed = started.elapsed();
                 if let Err(error) = result {
                     notes.push(format!("sequential on the in-memory state failed: {error}"));
