@@ -15,7 +15,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: bench bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: differential bench bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -46,16 +46,32 @@ fixtures:
 	$(SHARED)/fixtures/unpack.sh $(FIXTURES)
 
 ## conformance: the large suites from $(SHARED)/fixtures: the tests marked ignored in `make test`, then the
-## blockchain tests through the import path (known failures, each with its reason, in $(KNOWN_FAILURES)), then
-## the mainnet corpus through `balnode replay` (known failures in $(REPLAY_KNOWN_FAILURES)).
+## blockchain tests through the import path (known failures, each with its reason, in $(KNOWN_FAILURES)) with
+## every block executed both sequentially and BAL-parallel (`--exec-differential`; the Amsterdam blocks with
+## their own lists), the Amsterdam suite once more sequentially only, then the mainnet corpus through
+## `balnode replay` (known failures in $(REPLAY_KNOWN_FAILURES)).
 conformance: nextest fixtures
 	BALNODE_FIXTURES=$(abspath $(FIXTURES)) $(CARGO) nextest run --workspace --locked --cargo-profile conformance \
 		--run-ignored only --no-fail-fast
 	$(CARGO) build --profile conformance --locked --bin balnode
-	RUST_LOG=warn target/conformance/balnode test-fixtures --known-failures $(KNOWN_FAILURES) \
-		$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite))
+	RUST_LOG=warn,balnode::exec=info target/conformance/balnode test-fixtures --exec-differential \
+		--known-failures $(KNOWN_FAILURES) $(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite))
+	RUST_LOG=warn,balnode::exec=info target/conformance/balnode test-fixtures --exec sequential \
+		--known-failures $(KNOWN_FAILURES) $(FIXTURES)/blockchain-tests/eest-bal-v5.7.0-alpha-amsterdam
 	RUST_LOG=warn target/conformance/balnode replay --known-failures $(REPLAY_KNOWN_FAILURES) \
 		$(FIXTURES)/mainnet/pevm-blocks
+
+## differential: every blockchain suite in every mode at 1, 2 and 4 threads, three times (long: not in CI):
+## `bal` with the differential check (each block also run the other way) and `sequential`.
+differential: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	for run in 1 2 3; do for threads in 1 2 4; do for mode in bal sequential; do \
+		echo "run $$run, $$threads threads, $$mode:"; \
+		out=$$(RUST_LOG=warn,balnode::exec=info target/conformance/balnode test-fixtures --exec $$mode \
+			--exec-threads $$threads --exec-differential --known-failures $(KNOWN_FAILURES) \
+			$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite)) 2>&1); status=$$?; \
+		echo "$$out" | grep -v '^SKIP\|: [0-9]* passed, 0 failed' | tail -3; test $$status -eq 0 || exit 1; \
+	done; done; done
 
 ## bench: the mainnet corpus replayed by every execution mode, warm and cold, against raw revm, with each
 ## block's critical path: a Markdown table on stdout, the same as JSON in target/bench/replay.json.

@@ -151,16 +151,19 @@ fn main() -> ExitCode {
 /// How blocks execute, wherever they do.
 #[derive(Debug, Clone, clap::Args)]
 struct ExecArgs {
-    /// Execution mode: `sequential`, `bal` (transactions in parallel, driven by the block's access list;
-    /// blocks without one run sequentially) or `auto` (`bal` for blocks with a list and more than one
-    /// transaction). Every mode gives the sequential result.
+    /// Execution mode: `sequential`; `bal` (transactions in parallel, driven by the block's access list;
+    /// blocks without one run sequentially); `optimistic` (speculatively in parallel, validated in order,
+    /// stale ones re-executed; blocks with a list run as `bal`); `auto` (`bal` for blocks with a list and more
+    /// than one transaction, `optimistic` for blocks without one and at least 4). Every mode gives the
+    /// sequential result.
     #[arg(long, value_name = "MODE", default_value = "auto")]
     exec: ExecMode,
     /// Worker threads of the parallel modes (default: one per core).
     #[arg(long, value_name = "N")]
     exec_threads: Option<usize>,
-    /// Differential check: also run every block executed sequentially (from Byzantium on) in `bal` mode,
-    /// with the list the sequential run built, and compare receipts, gas, requests, state changes and list.
+    /// Differential check: also run every block executed sequentially (from Byzantium on) in the `bal` mode
+    /// (with the list the sequential run built) and in the `optimistic` mode, and compare receipts, gas,
+    /// requests, state changes and list.
     #[arg(long)]
     exec_differential: bool,
 }
@@ -176,8 +179,22 @@ impl ExecArgs {
 
 /// Logs how the blocks ran.
 fn log_execution(execution: &Execution) {
-    let (sequential, parallel, fallbacks, disagreements) = execution.counters.snapshot();
-    info!(target: "balnode::exec", mode = %execution.mode, threads = execution.threads(), sequential, parallel, fallbacks, disagreements, differential_checks = execution.counters.differential_checks.load(std::sync::atomic::Ordering::Relaxed), "Blocks executed");
+    let counters = &execution.counters;
+    let load =
+        |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    info!(
+        target: "balnode::exec",
+        mode = %execution.mode,
+        threads = execution.threads(),
+        sequential = load(&counters.sequential),
+        parallel = load(&counters.parallel),
+        optimistic = load(&counters.optimistic),
+        reexecuted = load(&counters.reexecuted),
+        fallbacks = load(&counters.fallbacks),
+        disagreements = load(&counters.disagreements),
+        differential_checks = load(&counters.differential_checks),
+        "Blocks executed"
+    );
 }
 
 fn run(cli: Cli) -> eyre::Result<()> {

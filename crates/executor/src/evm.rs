@@ -92,6 +92,9 @@ pub(crate) struct BalnodeEvm<DB: Database> {
     inner: Inner<DB>,
     /// Run transactions with [`IntrinsicStateGasHandler`] rather than revm's mainnet handler.
     intrinsic_state_gas: bool,
+    /// With `Some`, transactions run with [`DeferredRewardHandler`]: the beneficiary is not paid, and the
+    /// fee it would have had is kept here (the optimistic mode pays it when it commits).
+    deferred_reward: Option<U256>,
 }
 
 impl<DB: Database> BalnodeEvm<DB> {
@@ -109,7 +112,22 @@ impl<DB: Database> BalnodeEvm<DB> {
         }
         let ctx = ctx.with_chain(StateGasCredits::default());
         let inner = RevmEvm::new_with_inspector(ctx, inspector, instructions, precompiles);
-        Self { inner, intrinsic_state_gas: bal_v5_7 }
+        Self { inner, intrinsic_state_gas: bal_v5_7, deferred_reward: None }
+    }
+
+    /// From now on, do not pay the beneficiary its fees: keep each transaction's fee
+    /// ([`Self::deferred_reward`]). Only under revm's own rules (not `bal@v5.7.0`'s handler).
+    pub(crate) fn defer_rewards(&mut self) {
+        debug_assert!(
+            !self.intrinsic_state_gas,
+            "rewards are deferred only under the latest rules"
+        );
+        self.deferred_reward = Some(U256::ZERO);
+    }
+
+    /// The fee the last transaction owed the beneficiary, when rewards are deferred.
+    pub(crate) const fn deferred_reward(&self) -> Option<U256> {
+        self.deferred_reward
     }
 
     /// The state-gas credits the last transaction's failed frames applied and `bal@v5.7.0` took back
@@ -169,6 +187,14 @@ impl<DB: Database> Evm for BalnodeEvm<DB> {
     }
 
     fn transact_raw(&mut self, tx: TxEnv) -> Result<ResultAndState<HaltReason>, Self::Error> {
+        if self.deferred_reward.is_some() {
+            self.inner.ctx.set_tx(tx);
+            let mut handler = DeferredRewardHandler::default();
+            let result = handler.run(&mut self.inner);
+            let state = self.inner.finalize();
+            self.deferred_reward = Some(handler.fee.get());
+            return result.map(|result| ResultAndState::new(result, state));
+        }
         if !self.intrinsic_state_gas {
             return self.inner.transact(tx);
         }
@@ -609,6 +635,53 @@ fn destroyed_state_gas(params: &GasParams, state: &EvmState) -> u64 {
                 + slots as u64 * params.get(GasId::sstore_set_state_gas())
         })
         .sum()
+}
+
+/// revm's mainnet handler, except that the beneficiary is not paid: the fee is kept in [`Self::fee`]. A
+/// transaction that does not itself touch the beneficiary then does not depend on the transactions before it
+/// through the fees they paid (the optimistic mode adds the fee when it commits).
+pub(crate) struct DeferredRewardHandler<EVM, ERROR> {
+    fee: std::cell::Cell<U256>,
+    _types: std::marker::PhantomData<(EVM, ERROR)>,
+}
+
+impl<EVM, ERROR> Default for DeferredRewardHandler<EVM, ERROR> {
+    fn default() -> Self {
+        Self { fee: std::cell::Cell::default(), _types: std::marker::PhantomData }
+    }
+}
+
+impl<EVM, ERROR> Handler for DeferredRewardHandler<EVM, ERROR>
+where
+    EVM: EvmTr<Context: ContextTr<Journal: JournalTr<State = EvmState>>, Frame = EthFrame>,
+    ERROR: EvmTrError<EVM>,
+{
+    type Evm = EVM;
+    type Error = ERROR;
+    type HaltReason = HaltReason;
+
+    fn reward_beneficiary(
+        &self,
+        evm: &mut EVM,
+        exec_result: &mut FrameResult,
+    ) -> Result<(), ERROR> {
+        // The amount revm's `reward_beneficiary` would credit.
+        let ctx = evm.ctx_ref();
+        if ctx.cfg().is_fee_charge_disabled() {
+            return Ok(());
+        }
+        let basefee = u128::from(revm::context::Block::basefee(ctx.block()));
+        let price = ctx.tx().effective_gas_price(basefee);
+        let price = if ctx.cfg().spec().into().is_enabled_in(SpecId::LONDON) {
+            price.saturating_sub(basefee)
+        } else {
+            price
+        };
+        let gas = exec_result.gas();
+        let used = gas.used().saturating_sub(gas.reservoir());
+        self.fee.set(U256::from(price * u128::from(used)));
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ mod deposits;
 mod evm;
 mod execute;
 mod mode;
+mod optimistic;
 mod parallel;
 mod prefetch;
 mod state_gas;
@@ -31,7 +32,8 @@ mod state_gas;
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
-pub use mode::{ExecMode, UnknownExecMode};
+pub use mode::{ExecMode, OPTIMISTIC_MIN_TRANSACTIONS, Strategy, UnknownExecMode};
+pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};
 pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
 pub use prefetch::{OpenReader, PrefetchStats, PrefetchedState};
 
@@ -88,6 +90,20 @@ pub enum ExecutionError {
     /// Reading state failed.
     #[error(transparent)]
     Provider(#[from] ProviderError),
+}
+
+impl ExecutionError {
+    /// Wraps a block executor's error about transaction `index`.
+    pub(crate) fn from_block(
+        index: usize,
+        transaction: &balnode_primitives::TxEnvelope,
+    ) -> impl FnOnce(BlockExecutionError) -> Self + '_ {
+        move |source| Self::Transaction {
+            index,
+            hash: *transaction.tx_hash(),
+            source: Box::new(source),
+        }
+    }
 }
 
 /// The largest contract code a block may deploy: EIP-170's 24 KiB, raised by EIP-7954 in Amsterdam (to

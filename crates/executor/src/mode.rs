@@ -11,30 +11,58 @@ pub enum ExecMode {
     /// ([`execute_block_parallel_bal`](crate::execute_block_parallel_bal)); a block without one runs
     /// sequentially.
     Bal,
-    /// [`ExecMode::Bal`] when the block has a list and more than one transaction, else sequential.
+    /// Transactions speculatively in parallel on the parent state, validated and committed in order, the
+    /// stale ones executed again ([`execute_block_optimistic`](crate::execute_block_optimistic)), for
+    /// blocks without a list; a block with one runs in [`ExecMode::Bal`].
+    Optimistic,
+    /// [`ExecMode::Bal`] when the block has a list and more than one transaction, [`ExecMode::Optimistic`]
+    /// when it has none and at least [`OPTIMISTIC_MIN_TRANSACTIONS`], else sequential.
     #[default]
     Auto,
 }
 
+/// The smallest block `auto` runs optimistically: below it, threads and speculation cost more than they
+/// can save.
+pub const OPTIMISTIC_MIN_TRANSACTIONS: usize = 4;
+
+/// How one block runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Sequentially.
+    Sequential,
+    /// BAL-parallel.
+    Bal,
+    /// Optimistically.
+    Optimistic,
+}
+
 impl ExecMode {
     /// Every mode, for help texts and differential tests.
-    pub const ALL: [Self; 3] = [Self::Sequential, Self::Bal, Self::Auto];
+    pub const ALL: [Self; 4] = [Self::Sequential, Self::Bal, Self::Optimistic, Self::Auto];
 
     /// Its name on the command line.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Sequential => "sequential",
             Self::Bal => "bal",
+            Self::Optimistic => "optimistic",
             Self::Auto => "auto",
         }
     }
 
-    /// Whether a block with `transactions` transactions and, or not, a block access list runs in parallel.
-    pub const fn runs_parallel(self, transactions: usize, has_list: bool) -> bool {
+    /// How a block with `transactions` transactions and, or not, a block access list runs in this mode
+    /// (the caller runs blocks a strategy does not support sequentially).
+    pub const fn strategy(self, transactions: usize, has_list: bool) -> Strategy {
         match self {
-            Self::Sequential => false,
-            Self::Bal => has_list,
-            Self::Auto => has_list && transactions > 1,
+            Self::Sequential => Strategy::Sequential,
+            Self::Bal | Self::Optimistic if has_list => Strategy::Bal,
+            Self::Bal => Strategy::Sequential,
+            Self::Optimistic => Strategy::Optimistic,
+            Self::Auto if has_list && transactions > 1 => Strategy::Bal,
+            Self::Auto if !has_list && transactions >= OPTIMISTIC_MIN_TRANSACTIONS => {
+                Strategy::Optimistic
+            }
+            Self::Auto => Strategy::Sequential,
         }
     }
 }
@@ -47,7 +75,7 @@ impl fmt::Display for ExecMode {
 
 /// An execution mode name that is not one of [`ExecMode::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown execution mode {0:?} (expected sequential, bal or auto)")]
+#[error("unknown execution mode {0:?} (expected sequential, bal, optimistic or auto)")]
 pub struct UnknownExecMode(pub String);
 
 impl FromStr for ExecMode {
@@ -70,15 +98,20 @@ mod tests {
         for mode in ExecMode::ALL {
             assert_eq!(mode.name().parse::<ExecMode>(), Ok(mode));
         }
-        assert_eq!("optimistic".parse::<ExecMode>(), Err(UnknownExecMode("optimistic".into())));
+        assert_eq!("stm".parse::<ExecMode>(), Err(UnknownExecMode("stm".into())));
     }
 
     #[test]
     fn auto_runs_small_blocks_sequentially() {
-        assert!(!ExecMode::Auto.runs_parallel(1, true));
-        assert!(ExecMode::Auto.runs_parallel(2, true));
-        assert!(!ExecMode::Auto.runs_parallel(100, false));
-        assert!(ExecMode::Bal.runs_parallel(1, true));
-        assert!(!ExecMode::Sequential.runs_parallel(100, true));
+        use Strategy::*;
+        assert_eq!(ExecMode::Auto.strategy(1, true), Sequential);
+        assert_eq!(ExecMode::Auto.strategy(2, true), Bal);
+        assert_eq!(ExecMode::Auto.strategy(3, false), Sequential);
+        assert_eq!(ExecMode::Auto.strategy(100, false), Optimistic);
+        assert_eq!(ExecMode::Bal.strategy(1, true), Bal);
+        assert_eq!(ExecMode::Bal.strategy(100, false), Sequential);
+        assert_eq!(ExecMode::Optimistic.strategy(1, false), Optimistic);
+        assert_eq!(ExecMode::Optimistic.strategy(100, true), Bal);
+        assert_eq!(ExecMode::Sequential.strategy(100, true), Sequential);
     }
 }

@@ -63,7 +63,7 @@ use crate::{
 };
 
 /// One transaction's result, executed but not committed.
-type TxOutput = EthTxResult<HaltReason, TxType>;
+pub(crate) type TxOutput = EthTxResult<HaltReason, TxType>;
 
 /// The state view of a worker or of the coordinator: the prefetched parent state, through revm's `State`.
 type ParentState<'p, P> = State<WrapDatabaseRef<&'p PrefetchedState<P>>>;
@@ -136,7 +136,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
     let failed = AtomicBool::new(false);
     let (results, received) = mpsc::channel::<Arrival>();
-    let (mut committer, phases) = std::thread::scope(|scope| {
+    let (committer, phases) = std::thread::scope(|scope| {
         let failed = &failed;
         let coordinator = scope.spawn(move || {
             let outcome = committer.commit_in_order(transactions, received, failed);
@@ -174,12 +174,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     });
     let (parallel_phase, committed) = phases?;
     let commit_phase = committed - parallel_phase;
-    std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
-    executor.receipts = committer.receipts;
-    executor.cumulative_tx_gas_used = committer.cumulative_tx_gas_used;
-    executor.block_regular_gas_used = committer.block_regular_gas_used;
-    executor.block_state_gas_used = committer.block_state_gas_used;
-    executor.blob_gas_used = committer.blob_gas_used;
+    committer.hand_back(&mut executor);
     let mut output = finish_block(spec, block, executor)?;
     let prefetch = prefetched.stats();
     debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, ?commit_phase, "Executed block in parallel");
@@ -197,17 +192,17 @@ struct Arrival {
 
 /// A transaction executed by a worker: its receipt (with its own gas as the cumulative gas, until the
 /// coordinator knows the block's), its gas and its state changes, not yet committed.
-struct Executed {
-    receipt: ReceiptEnvelope,
-    gas: ResultGas,
-    blob_gas_used: u64,
-    state: EvmState,
+pub(crate) struct Executed {
+    pub(crate) receipt: ReceiptEnvelope,
+    pub(crate) gas: ResultGas,
+    pub(crate) blob_gas_used: u64,
+    pub(crate) state: EvmState,
     /// The state-gas credits its failed frames gave up (`bal@v5.7.0` only).
-    discarded: u64,
+    pub(crate) discarded: u64,
 }
 
 impl Executed {
-    fn new<DB: alloy_evm::Database>(
+    pub(crate) fn new<DB: alloy_evm::Database>(
         worker: &BlockExec<'_, DB>,
         output: TxOutput,
         discarded: u64,
@@ -228,13 +223,13 @@ impl Executed {
 
 /// The coordinator's side of a block: the `State` the results are committed into (whose builder rebuilds
 /// the block access list), and what alloy-evm's block executor counts as it commits.
-struct Committer<DB> {
-    state: State<DB>,
-    receipts: Vec<ReceiptEnvelope>,
-    cumulative_tx_gas_used: u64,
-    block_regular_gas_used: u64,
-    block_state_gas_used: u64,
-    blob_gas_used: u64,
+pub(crate) struct Committer<DB> {
+    pub(crate) state: State<DB>,
+    pub(crate) receipts: Vec<ReceiptEnvelope>,
+    pub(crate) cumulative_tx_gas_used: u64,
+    pub(crate) block_regular_gas_used: u64,
+    pub(crate) block_state_gas_used: u64,
+    pub(crate) blob_gas_used: u64,
     gas_limit: u64,
     tx_gas_limit_cap: u64,
     eip8037: bool,
@@ -246,7 +241,10 @@ struct Committer<DB> {
 impl<DB: revm::Database> Committer<DB> {
     /// Takes the block's limits and rules from `executor`; `state` is a placeholder until the executor's
     /// own is swapped in.
-    fn new<E: alloy_evm::Database>(executor: &BlockExec<'_, E>, state: State<DB>) -> Self {
+    pub(crate) fn new<E: alloy_evm::Database>(
+        executor: &BlockExec<'_, E>,
+        state: State<DB>,
+    ) -> Self {
         let evm = &executor.evm;
         let cfg = evm.cfg_env();
         Self {
@@ -265,6 +263,19 @@ impl<DB: revm::Database> Committer<DB> {
                 .spec
                 .is_cancun_active_at_timestamp(evm.block().timestamp().saturating_to()),
         }
+    }
+
+    /// Gives the executor its state back, with the receipts and the gas counted: it finishes the block.
+    pub(crate) fn hand_back(mut self, executor: &mut BlockExec<'_, State<DB>>)
+    where
+        State<DB>: alloy_evm::Database,
+    {
+        std::mem::swap(executor.evm_mut().db_mut(), &mut self.state);
+        executor.receipts = self.receipts;
+        executor.cumulative_tx_gas_used = self.cumulative_tx_gas_used;
+        executor.block_regular_gas_used = self.block_regular_gas_used;
+        executor.block_state_gas_used = self.block_state_gas_used;
+        executor.blob_gas_used = self.blob_gas_used;
     }
 
     /// Commits the workers' results in block order as they arrive. Stops at the first transaction that
@@ -306,7 +317,7 @@ impl<DB: revm::Database> Committer<DB> {
 
     /// What alloy-evm's block executor does when it commits a transaction: count its gas, set its receipt's
     /// cumulative gas, commit its changes at its index of the access list.
-    fn commit(&mut self, index: usize, executed: Executed) {
+    pub(crate) fn commit(&mut self, index: usize, executed: Executed) {
         let Executed { mut receipt, gas, blob_gas_used, state, discarded } = executed;
         let mut regular = gas.block_regular_gas_used();
         if self.bal_v5_7 {
@@ -333,7 +344,7 @@ impl<DB: revm::Database> Committer<DB> {
 
     /// The check alloy-evm's block executor makes before a transaction, against the gas the block has used
     /// so far: workers cannot make it, as they do not know what the transactions before theirs used.
-    fn check_block_gas(
+    pub(crate) fn check_block_gas(
         &self,
         transaction: &TxEnvelope,
         worst_case: Option<(u64, u64)>,

@@ -12,8 +12,8 @@ use std::sync::{
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_consensus::{AncestorHeaders, ConsensusError};
 use balnode_executor::{
-    BlockExecutionOutput, ExecMode, ExecutionError, execute_block_parallel_bal,
-    execute_block_with_bal, supports_parallel_bal,
+    BlockExecutionOutput, ExecMode, ExecutionError, Strategy, execute_block_optimistic,
+    execute_block_parallel_bal, execute_block_with_bal, supports_optimistic, supports_parallel_bal,
 };
 use balnode_primitives::{
     Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
@@ -186,9 +186,10 @@ pub struct Execution {
     pub pool: Option<Arc<rayon::ThreadPool>>,
     /// What the blocks executed with it ran as (shared by the clones).
     pub counters: Arc<ExecCounters>,
-    /// Differential checking: every block run sequentially (from Byzantium on) is also run in BAL-parallel
-    /// mode with the list the sequential run built, and the two outputs compared (receipts, gas, requests,
-    /// state changes, list); a difference counts in [`ExecCounters::disagreements`] and is logged.
+    /// Differential checking: every block runs sequentially, and (from Byzantium on) again in the
+    /// BAL-parallel mode with the list the sequential run built and in the optimistic mode; the outputs are
+    /// compared (receipts, gas, requests, state changes, list). A difference counts in
+    /// [`ExecCounters::disagreements`] and is logged. The mode is then only the one being checked against.
     pub differential: bool,
 }
 
@@ -199,6 +200,10 @@ pub struct ExecCounters {
     pub sequential: AtomicU64,
     /// Blocks executed in BAL-parallel mode whose result verified.
     pub parallel: AtomicU64,
+    /// Blocks executed in the optimistic mode.
+    pub optimistic: AtomicU64,
+    /// Transactions the optimistic mode executed again (stale reads or failed speculation).
+    pub reexecuted: AtomicU64,
     /// Blocks whose BAL-parallel run failed or built a different list, re-executed sequentially: each one is
     /// a block with a wrong list (or a bug in the parallel mode).
     pub fallbacks: AtomicU64,
@@ -400,13 +405,16 @@ impl Importer {
             })
         };
         let sequential = || sequential_with(keep_list);
-        let parallel = carried.as_ref().filter(|_| {
-            self.execution.mode.runs_parallel(block.body.transactions.len(), true)
-                && supports_parallel_bal(spec, block)
-        });
-        let output: BlockExecutionOutput = match parallel {
-            Some((_, list)) => {
-                let open_reader = || self.store.latest();
+        let open_reader = || self.store.latest();
+        let counters = &self.execution.counters;
+        // The differential check runs the block sequentially for the reference, then every parallel mode.
+        let strategy = if self.execution.differential {
+            Strategy::Sequential
+        } else {
+            self.execution.mode.strategy(block.body.transactions.len(), carried.is_some())
+        };
+        let output: BlockExecutionOutput = match (strategy, &carried) {
+            (Strategy::Bal, Some((_, list))) if supports_parallel_bal(spec, block) => {
                 match execute_block_parallel_bal(
                     spec,
                     block,
@@ -435,7 +443,32 @@ impl Importer {
                     }
                 }
             }
-            None => {
+            (Strategy::Optimistic, None) if supports_optimistic(spec, block) => {
+                match execute_block_optimistic(
+                    spec,
+                    block,
+                    &senders,
+                    &latest,
+                    keep_list,
+                    Some(&open_reader),
+                ) {
+                    Ok((output, stats)) => {
+                        counters.optimistic.fetch_add(1, Ordering::Relaxed);
+                        counters.reexecuted.fetch_add(stats.reexecuted, Ordering::Relaxed);
+                        output
+                    }
+                    Err(error) => {
+                        // An invalid block (or a bug): the sequential run gives the verdict.
+                        counters.fallbacks.fetch_add(1, Ordering::Relaxed);
+                        debug!(target: "import", number, %hash, %error, "Optimistic execution failed; executing sequentially");
+                        let output = sequential()?;
+                        counters.disagreements.fetch_add(1, Ordering::Relaxed);
+                        warn!(target: "import", number, %hash, %error, "Optimistic execution failed on a valid block");
+                        output
+                    }
+                }
+            }
+            _ => {
                 self.execution.counters.sequential.fetch_add(1, Ordering::Relaxed);
                 if self.execution.differential && supports_parallel_bal(spec, block) {
                     let mut output = sequential_with(true)?;
@@ -508,13 +541,35 @@ impl Importer {
         let open_reader = || self.store.latest();
         let parallel =
             execute_block_parallel_bal(&self.spec, block, senders, state, list, Some(&open_reader));
-        let difference = match parallel {
-            Ok(output) => first_output_difference(reference, &output),
-            Err(error) => Some(format!("the parallel run failed: {error}")),
-        };
-        if let Some(difference) = difference {
-            counters.disagreements.fetch_add(1, Ordering::Relaxed);
-            warn!(target: "import", number = block.header.number, %hash, difference, "BAL-parallel execution differs from sequential execution");
+        let mut differences = vec![(
+            "BAL-parallel",
+            match parallel {
+                Ok(output) => first_output_difference(reference, &output),
+                Err(error) => Some(format!("the parallel run failed: {error}")),
+            },
+        )];
+        if supports_optimistic(&self.spec, block) {
+            let optimistic = execute_block_optimistic(
+                &self.spec,
+                block,
+                senders,
+                state,
+                true,
+                Some(&open_reader),
+            );
+            differences.push((
+                "optimistic",
+                match optimistic {
+                    Ok((output, _)) => first_output_difference(reference, &output),
+                    Err(error) => Some(format!("the optimistic run failed: {error}")),
+                },
+            ));
+        }
+        for (mode, difference) in differences {
+            if let Some(difference) = difference {
+                counters.disagreements.fetch_add(1, Ordering::Relaxed);
+                warn!(target: "import", number = block.header.number, %hash, mode, difference, "A parallel mode differs from sequential execution");
+            }
         }
     }
 

@@ -4,7 +4,10 @@
 //! `bal` mode naming the first difference, with nothing of the block committed. Every mode and thread count
 //! runs the Amsterdam samples.
 
-use std::{path::Path, sync::Arc};
+use std::{
+    path::Path,
+    sync::{Arc, atomic::Ordering},
+};
 
 use balnode_chainspec::{ChainSpec, read_genesis};
 use balnode_executor::supports_parallel_bal;
@@ -198,4 +201,30 @@ fn refused_in_bal_mode(
 
 fn record_list(record: &balnode_import::file::BlockRecord) -> balnode_bal::BlockAccessList {
     balnode_bal::decode(record.block_access_list.as_ref().unwrap()).unwrap()
+}
+
+#[test]
+fn the_rpc_compat_chain_imports_optimistically_and_every_mode_agrees() {
+    let (spec, chain) = rpc_compat();
+    let tmp = tempfile::tempdir().unwrap();
+    let load = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+    for differential in [false, true] {
+        let store = fresh_store(&spec, &tmp.path().join(differential.to_string()));
+        let mut execution = Execution::new(ExecMode::Optimistic, Some(2)).unwrap();
+        // Every block also runs sequentially, BAL-parallel and optimistically, and the outputs are compared.
+        execution.differential = differential;
+        let importer = Importer::new(spec.clone(), store).with_execution(execution.clone());
+        let summary = import_files(&importer, &[chain.clone()], |_, _| {}).unwrap();
+        assert_eq!(summary.imported, 54);
+        let counters = &execution.counters;
+        assert_eq!((load(&counters.disagreements), load(&counters.fallbacks)), (0, 0));
+        if differential {
+            assert!(
+                load(&counters.differential_checks) > 15,
+                "blocks from Byzantium on are checked"
+            );
+        } else {
+            assert!(load(&counters.optimistic) > 0, "no block ran optimistically");
+        }
+    }
 }

@@ -1,0 +1,368 @@
+//! Optimistic execution of a block without an access list: every transaction speculatively on the parent
+//! state at once, then validated and committed in block order, re-executing the ones whose reads went stale.
+//!
+//! Each worker runs its transaction on the parent state through a [`Recorder`], which keeps every account
+//! and slot the transaction read from it (a fresh `State` per transaction, so each first read reaches it),
+//! with the beneficiary's fee deferred ([`DeferredRewardHandler`](crate::evm)): fee payments would otherwise
+//! make every transaction depend on the one before. The coordinator, in order, compares the recorded reads
+//! with the state after the transactions before it: if every value is the same, the transaction would have
+//! run exactly the same way there, so its result is committed, with the fee added to the beneficiary as the
+//! mainnet handler adds it. Otherwise (or when speculation failed, e.g. on a nonce the sender's earlier
+//! transaction bumps) it is executed again, on the coordinator's state, sequentially. The block access list,
+//! when asked for, is built from the commits, as in every mode.
+//!
+//! This is the speculate-and-repair core of Block-STM without its multi-version memory: re-executions run on
+//! the coordinator, one at a time, so a contended block degrades towards sequential speed rather than below
+//! it (plus the wasted speculation).
+
+use std::{
+    cell::RefCell,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        mpsc,
+    },
+};
+
+use alloy_evm::{
+    Evm,
+    block::{BlockExecutionError, BlockExecutor},
+};
+use balnode_chainspec::ChainSpec;
+use balnode_primitives::{
+    Address, B256, Block, U256,
+    consensus::{TxEnvelope, transaction::Recovered},
+};
+use balnode_storage_api::StateProvider;
+use rayon::prelude::*;
+use revm::{
+    Database,
+    database::{State, WrapDatabaseRef},
+    database_interface::DatabaseRef,
+    state::{Account, AccountInfo, Bytecode},
+};
+use tracing::{debug, trace};
+
+use crate::{
+    ExecutionError,
+    database::{DatabaseError, StateProviderDatabase},
+    execute::{BlockExecutionOutput, block_executor, finish_block},
+    parallel::{Committer, Executed, supports_parallel_bal},
+    prefetch::OpenReader,
+};
+
+/// An account's balance, nonce and code hash; `None`: it does not exist.
+type AccountFields = Option<(U256, u64, B256)>;
+
+/// What a transaction read from the parent state: account fields and slot values.
+#[derive(Debug, Default)]
+struct ReadSet {
+    accounts: Vec<(Address, AccountFields)>,
+    storage: Vec<(Address, U256, U256)>,
+}
+
+/// The parent state as a worker's transaction sees it, keeping what it read.
+struct Recorder<'r> {
+    inner: StateProviderDatabase<&'r dyn StateProvider>,
+    reads: RefCell<ReadSet>,
+}
+
+impl std::fmt::Debug for Recorder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").field("reads", &self.reads).finish_non_exhaustive()
+    }
+}
+
+impl DatabaseRef for Recorder<'_> {
+    type Error = DatabaseError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        let info = self.inner.basic_ref(address)?;
+        let fields = info.as_ref().map(|info| (info.balance, info.nonce, info.code_hash));
+        self.reads.borrow_mut().accounts.push((address, fields));
+        Ok(info)
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        // Code is immutable under its hash: not a dependency.
+        self.inner.code_by_hash_ref(code_hash)
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        let value = self.inner.storage_ref(address, index)?;
+        self.reads.borrow_mut().storage.push((address, index, value));
+        Ok(value)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.inner.block_hash_ref(number)
+    }
+}
+
+type WorkerState<'r> = State<WrapDatabaseRef<Recorder<'r>>>;
+
+/// A fresh view of the parent state for one transaction, recording its reads.
+fn worker_state(reader: &dyn StateProvider) -> WorkerState<'_> {
+    State::builder()
+        .with_database_ref(Recorder {
+            inner: StateProviderDatabase(reader),
+            reads: RefCell::default(),
+        })
+        .build()
+}
+
+/// A speculative result: the executed transaction, what it read, and the fee it owes the beneficiary.
+struct Speculated {
+    index: usize,
+    outcome: Result<(Executed, ReadSet, U256), BlockExecutionError>,
+}
+
+/// How a block went in the optimistic mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OptimisticStats {
+    /// Transactions whose speculative result was committed.
+    pub committed: u64,
+    /// Transactions executed again on the coordinator (stale reads, or speculation failed).
+    pub reexecuted: u64,
+}
+
+/// Whether [`execute_block_optimistic`] can run `block`: from Byzantium on (receipts without intermediate
+/// roots), and under revm's own Amsterdam rules (the `bal@v5.7.0` profile's handler does not defer fees;
+/// its blocks carry access lists anyway).
+pub fn supports_optimistic(spec: &ChainSpec, block: &Block) -> bool {
+    supports_parallel_bal(spec, block)
+        && !(spec.amsterdam_profile() == balnode_chainspec::AmsterdamProfile::BalDevnetV5_7
+            && spec.is_active_at(
+                balnode_chainspec::Hardfork::Amsterdam,
+                block.header.number,
+                block.header.timestamp,
+            ))
+}
+
+/// Executes `block` on `state` (the parent's post-state) optimistically on the current rayon pool; see the
+/// module docs. `build_bal` builds the block's access list as a by-product; `open_reader` gives each worker
+/// its own reader of the same state ([`OpenReader`]).
+pub fn execute_block_optimistic<P: StateProvider>(
+    spec: &std::sync::Arc<ChainSpec>,
+    block: &Block,
+    senders: &[Address],
+    state: P,
+    build_bal: bool,
+    open_reader: Option<OpenReader<'_>>,
+) -> Result<(BlockExecutionOutput, OptimisticStats), ExecutionError> {
+    let transactions = &block.body.transactions;
+    if senders.len() != transactions.len() {
+        return Err(ExecutionError::SenderCount {
+            senders: senders.len(),
+            transactions: transactions.len(),
+        });
+    }
+    if !supports_optimistic(spec, block) {
+        return Err(ExecutionError::NoIntermediateRoot);
+    }
+    let shared: &dyn StateProvider = &state;
+    // One reader per worker thread: a store reader shared by threads may serialise them.
+    let readers: Vec<Box<dyn StateProvider>> = open_reader
+        .map(|open| (0..rayon::current_num_threads()).filter_map(|_| open().ok()).collect())
+        .unwrap_or_default();
+    let reader_of_thread = || -> &dyn StateProvider {
+        rayon::current_thread_index()
+            .and_then(|index| readers.get(index))
+            .map_or(shared, |reader| &**reader)
+    };
+
+    let coordinator = State::builder()
+        .with_database_ref(StateProviderDatabase(shared))
+        .with_bundle_update()
+        .with_bal_builder_if(build_bal)
+        .build();
+    let mut executor = block_executor(spec, block, coordinator);
+    executor
+        .apply_pre_execution_changes()
+        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    alloy_evm::block::BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
+
+    let placeholder = State::builder().with_database_ref(StateProviderDatabase(shared)).build();
+    let mut committer = Committer::new(&executor, placeholder);
+    std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
+    let beneficiary = block.header.beneficiary;
+    let failed = AtomicBool::new(false);
+    let reexecuted = AtomicU64::new(0);
+    let (results, received) = mpsc::channel::<Speculated>();
+    let (committer, outcome) = std::thread::scope(|scope| {
+        let (failed, reexecuted) = (&failed, &reexecuted);
+        let coordinator = scope.spawn(move || {
+            let outcome = committer.commit_speculated_in_order(
+                spec,
+                block,
+                senders,
+                beneficiary,
+                received,
+                failed,
+                reexecuted,
+            );
+            (committer, outcome)
+        });
+        transactions.par_iter().zip(senders.par_iter()).enumerate().for_each_init(
+            || {
+                let mut worker = block_executor(spec, block, worker_state(reader_of_thread()));
+                worker.evm.defer_rewards();
+                (worker, results.clone())
+            },
+            |(worker, results), (index, (transaction, sender))| {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
+                *worker.evm_mut().db_mut() = worker_state(reader_of_thread());
+                let outcome = worker
+                    .execute_transaction_without_commit(Recovered::new_unchecked(
+                        transaction,
+                        *sender,
+                    ))
+                    .map(|output| {
+                        let executed = Executed::new(worker, output, 0);
+                        let reads = std::mem::take(&mut *worker.evm.db().database.0.reads.borrow_mut());
+                        let fee = worker.evm.deferred_reward().unwrap_or_default();
+                        (executed, reads, fee)
+                    });
+                trace!(target: "exec::optimistic", index, ok = outcome.is_ok(), "Speculated transaction");
+                let _ = results.send(Speculated { index, outcome });
+            },
+        );
+        drop(results);
+        coordinator.join().expect("the coordinator does not panic")
+    });
+    let committer_stats = outcome?;
+    committer.hand_back(&mut executor);
+    let output = finish_block(spec, block, executor)?;
+    let stats = OptimisticStats {
+        committed: transactions.len() as u64 - committer_stats,
+        reexecuted: committer_stats,
+    };
+    debug!(target: "exec::optimistic", number = block.header.number, transactions = transactions.len(), ?stats, "Executed block optimistically");
+    Ok((output, stats))
+}
+
+impl<DB> Committer<DB>
+where
+    DB: Database<Error = DatabaseError> + std::fmt::Debug,
+{
+    /// Validates and commits the speculative results in block order, executing again those whose reads
+    /// went stale; returns how many were executed again.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_speculated_in_order(
+        &mut self,
+        spec: &std::sync::Arc<ChainSpec>,
+        block: &Block,
+        senders: &[Address],
+        beneficiary: Address,
+        received: mpsc::Receiver<Speculated>,
+        failed: &AtomicBool,
+        reexecuted: &AtomicU64,
+    ) -> Result<u64, ExecutionError> {
+        let transactions = &block.body.transactions;
+        let mut waiting: Vec<Option<Speculated>> =
+            std::iter::repeat_with(|| None).take(transactions.len()).collect();
+        self.receipts.reserve(transactions.len());
+        let mut next = 0;
+        for speculated in received {
+            let index = speculated.index;
+            waiting[index] = Some(speculated);
+            while let Some(speculated) = waiting.get_mut(next).and_then(Option::take) {
+                let transaction = &transactions[next];
+                let committed = self
+                    .check_block_gas(transaction, None)
+                    .map_err(ExecutionError::from_block(next, transaction))
+                    .and_then(|()| match speculated.outcome {
+                        Ok((executed, reads, fee)) if self.still_valid(&reads)? => {
+                            Ok(self.commit_with_fee(next, executed, beneficiary, fee)?)
+                        }
+                        _ => {
+                            reexecuted.fetch_add(1, Ordering::Relaxed);
+                            self.reexecute(spec, block, next, transaction, senders[next])
+                        }
+                    });
+                if let Err(error) = committed {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+                next += 1;
+            }
+        }
+        debug_assert_eq!(next, transactions.len(), "every result was received");
+        Ok(reexecuted.load(Ordering::Relaxed))
+    }
+
+    /// Whether every value the transaction read is still the value here.
+    fn still_valid(&mut self, reads: &ReadSet) -> Result<bool, ExecutionError> {
+        for (address, fields) in &reads.accounts {
+            let current = self.state.basic(*address).map_err(state_error)?;
+            if current.map(|info| (info.balance, info.nonce, info.code_hash)) != *fields {
+                return Ok(false);
+            }
+        }
+        for (address, slot, value) in &reads.storage {
+            if self.state.storage(*address, *slot).map_err(state_error)? != *value {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Commits a validated speculative result, paying the beneficiary the fee the mainnet handler would have
+    /// paid at the end of the transaction.
+    fn commit_with_fee(
+        &mut self,
+        index: usize,
+        mut executed: Executed,
+        beneficiary: Address,
+        fee: U256,
+    ) -> Result<(), ExecutionError> {
+        let account = match executed.state.get_mut(&beneficiary) {
+            Some(account) => account,
+            None => {
+                let account = match self.state.basic(beneficiary).map_err(state_error)? {
+                    Some(info) => Account::from(info),
+                    None => Account::new_not_existing(Default::default()),
+                };
+                executed.state.entry(beneficiary).or_insert(account)
+            }
+        };
+        account.info.balance = account.info.balance.saturating_add(fee);
+        account.mark_touch();
+        self.commit(index, executed);
+        Ok(())
+    }
+
+    /// Executes transaction `index` again, on this state, and commits it.
+    fn reexecute(
+        &mut self,
+        spec: &std::sync::Arc<ChainSpec>,
+        block: &Block,
+        index: usize,
+        transaction: &TxEnvelope,
+        sender: Address,
+    ) -> Result<(), ExecutionError> {
+        let executed = {
+            let mut executor = block_executor(spec, block, &mut self.state);
+            let output = executor
+                .execute_transaction_without_commit(Recovered::new_unchecked(transaction, sender))
+                .map_err(ExecutionError::from_block(index, transaction))?;
+            Executed::new(&executor, output, 0)
+        };
+        self.commit(index, executed);
+        Ok(())
+    }
+}
+
+fn state_error(
+    error: revm::database_interface::bal::EvmDatabaseError<DatabaseError>,
+) -> ExecutionError {
+    match error {
+        revm::database_interface::bal::EvmDatabaseError::Database(DatabaseError(error)) => {
+            ExecutionError::Provider(error)
+        }
+        revm::database_interface::bal::EvmDatabaseError::Bal(error) => {
+            ExecutionError::Bal(error.to_string())
+        }
+    }
+}
