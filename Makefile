@@ -7,12 +7,13 @@ SHARED      ?= ../shared
 FIXTURES    ?= testing/fixtures
 NEXTEST_VERSION ?= 0.9.143
 KNOWN_FAILURES ?= crates/import/testdata/known-failures.txt
+RPC_KNOWN_FAILURES ?= crates/rpc/testdata/rpc-compat-known-failures.txt
 # The Amsterdam bundle runs under the chain spec's `bal-v5.7` profile (docs/AMSTERDAM.md).
 BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amsterdam
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: rpc-compat bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -51,6 +52,13 @@ conformance: nextest fixtures
 	RUST_LOG=warn target/conformance/balnode test-fixtures --known-failures $(KNOWN_FAILURES) \
 		$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite))
 
+## rpc-compat: the execution-apis JSON-RPC cases (hive's rpc-compat) against chains/rpc-compat imported into a
+## temporary datadir and served on a free port; known failures, each with its reason, in $(RPC_KNOWN_FAILURES).
+rpc-compat: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	RUST_LOG=warn target/conformance/balnode rpc-compat --chain-dir $(FIXTURES)/chains/rpc-compat \
+		--cases $(FIXTURES)/rpc-compat --known-failures $(RPC_KNOWN_FAILURES)
+
 ## bench-import: import throughput (median Mgas/s of 5 runs) on the fixture chains hive-sync and rpc-compat.
 bench-import: build fixtures
 	scripts/bench-import.sh 5 hive-sync rpc-compat
@@ -77,10 +85,10 @@ deny:
 	$(CARGO) deny check licenses sources
 
 ## pr: everything a change should pass before it lands.
-pr: fmt-check clippy test docs conformance
+pr: fmt-check clippy test docs conformance rpc-compat
 
 ## ci: what .ci/run runs.
-ci: fmt-check clippy test conformance
+ci: fmt-check clippy test conformance rpc-compat
 
 clean-fixtures:
 	rm -rf $(FIXTURES)

@@ -2,7 +2,8 @@
 //!
 //! This binary stays thin: it parses the command line, sets up tracing and calls into the crates. Commands:
 //! - `init`: write a chain's genesis into a datadir (idempotent for the same genesis).
-//! - `node`: run a node; for now it prepares a `--dev` datadir and says what is not served yet.
+//! - `node`: run a node: the store and the JSON-RPC server (`--dev` prepares the built-in dev datadir first).
+//! - `rpc-compat`: the execution-apis JSON-RPC cases against a freshly imported chain.
 
 use std::{
     io::IsTerminal,
@@ -13,6 +14,7 @@ use std::{
 };
 
 mod bal_cmd;
+mod node_cmd;
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
 use balnode_import::{
@@ -108,7 +110,7 @@ enum Command {
         #[command(subcommand)]
         command: bal_cmd::BalCommand,
     },
-    /// Run the node.
+    /// Run the node: the store and the JSON-RPC server (HTTP and WebSocket on one port) until SIGINT/SIGTERM.
     Node {
         /// Run a single-node development chain (the built-in `dev` chain, its funded accounts printed).
         #[arg(long)]
@@ -116,6 +118,25 @@ enum Command {
         /// The directory of the node's data.
         #[arg(long, value_name = "DIR", default_value = "datadir/dev")]
         datadir: PathBuf,
+        /// The chain the datadir holds: `mainnet`, `dev` or a genesis.json (default: the built-in chain with
+        /// the stored chain id).
+        #[arg(long, value_name = "CHAIN")]
+        chain: Option<String>,
+        #[command(flatten)]
+        rpc: node_cmd::RpcArgs,
+    },
+    /// Replay the execution-apis JSON-RPC cases (hive's rpc-compat) against a chain imported into a temporary
+    /// datadir; prints `N passed, N failed` with the differences.
+    RpcCompat {
+        /// The chain directory: genesis.json, chain.rlp and headfcu.json.
+        #[arg(long, value_name = "DIR")]
+        chain_dir: PathBuf,
+        /// The cases: DIR/METHOD/NAME.io.
+        #[arg(long, value_name = "DIR")]
+        cases: PathBuf,
+        /// Cases known to fail, each with its reason.
+        #[arg(long, value_name = "FILE")]
+        known_failures: Option<PathBuf>,
     },
 }
 
@@ -167,9 +188,19 @@ fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Db { command: DbCommand::VerifyRoot { datadir } } => verify_root(&datadir)?,
         Command::Bal { command } => bal_cmd::run(command)?,
-        Command::Node { dev: is_dev, datadir } => {
-            eyre::ensure!(is_dev, "only `balnode node --dev` exists so far: pass --dev");
-            node_dev(&datadir)?;
+        Command::Node { dev: is_dev, datadir, chain, rpc } => {
+            if is_dev {
+                node_dev(&datadir)?;
+            }
+            let store = open_existing(&datadir)?;
+            let spec =
+                node_cmd::chain_of(&store, chain.as_deref().or_else(|| is_dev.then_some("dev")))?;
+            node_cmd::serve(store, spec, &rpc)?;
+        }
+        Command::RpcCompat { chain_dir, cases, known_failures } => {
+            if !node_cmd::rpc_compat(&chain_dir, &cases, known_failures.as_deref(), import, init)? {
+                eyre::bail!("some rpc-compat cases failed");
+            }
         }
     }
     Ok(())
@@ -414,11 +445,5 @@ fn node_dev(datadir: &Path) -> eyre::Result<()> {
         println!("    ({index}) {} {}", account.address, account.private_key);
     }
     println!();
-    println!(
-        "The datadir is ready. JSON-RPC on http://127.0.0.1:8545 and dev block production are not served"
-    );
-    println!(
-        "yet: they arrive with the RPC and devnet issues. Until then `make run` only prepares the datadir."
-    );
     Ok(())
 }

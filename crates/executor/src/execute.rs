@@ -13,7 +13,7 @@ use alloy_evm::{
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
 use balnode_chainspec::{AmsterdamProfile, ChainSpec, Hardfork};
 use balnode_primitives::{
-    Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges,
+    Address, B256, Block, Header, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges,
     consensus::{Eip658Value, transaction::Recovered},
     eips::{
         eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
@@ -133,24 +133,7 @@ pub fn execute_block_with_bal<P: StateProvider>(
         .with_bundle_update()
         .with_bal_builder_if(build_bal)
         .build();
-    let mut env = EvmEnv::for_eth_block(
-        header,
-        &**spec,
-        spec.chain_id(),
-        spec.blob_params_at(header.timestamp),
-    );
-    amsterdam::configure(&mut env.cfg_env, spec.amsterdam_profile(), header.gas_limit);
-    let spec_id = env.cfg_env.spec;
-    let mut evm = EthEvmFactory::default().create_evm(db, env).into_inner();
-    for (opcode, gas) in amsterdam::static_gas_overrides(spec.amsterdam_profile(), spec_id) {
-        evm.instruction.gas_table_mut()[usize::from(*opcode)] = *gas;
-    }
-    let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
-        && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
-    if intrinsic_state_gas {
-        install_reservoir_refills(&mut evm.instruction);
-    }
-    let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
+    let evm = build_evm(spec, block_evm_env(spec, header), db);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
@@ -232,6 +215,37 @@ pub fn execute_block_with_bal<P: StateProvider>(
         state: changes_from_bundle(db.take_bundle()),
         block_access_list,
     })
+}
+
+/// The EVM environment of a block: alloy-evm's for the header, with the chain spec's Amsterdam profile applied.
+pub(crate) fn block_evm_env(spec: &Arc<ChainSpec>, header: &Header) -> EvmEnv {
+    let mut env = EvmEnv::for_eth_block(
+        header,
+        &**spec,
+        spec.chain_id(),
+        spec.blob_params_at(header.timestamp),
+    );
+    amsterdam::configure(&mut env.cfg_env, spec.amsterdam_profile(), header.gas_limit);
+    env
+}
+
+/// Our EVM over `db` in `env` (see [`block_evm_env`]): the profile's gas table and handler.
+pub(crate) fn build_evm<DB: alloy_evm::Database>(
+    spec: &ChainSpec,
+    env: EvmEnv,
+    db: DB,
+) -> BalnodeEvm<DB> {
+    let spec_id = env.cfg_env.spec;
+    let mut evm = EthEvmFactory::default().create_evm(db, env).into_inner();
+    for (opcode, gas) in amsterdam::static_gas_overrides(spec.amsterdam_profile(), spec_id) {
+        evm.instruction.gas_table_mut()[usize::from(*opcode)] = *gas;
+    }
+    let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
+        && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
+    if intrinsic_state_gas {
+        install_reservoir_refills(&mut evm.instruction);
+    }
+    BalnodeEvm::new(evm, intrinsic_state_gas)
 }
 
 /// Replaces a receipt's status with the state root after its transaction, as receipts before Byzantium

@@ -8,6 +8,7 @@
 //! Good starting points:
 //! - [`execute_block`]: a block on its parent state → receipts, gas, requests and [`StateChanges`].
 //! - [`StateProviderDatabase`]: the only seam between revm and storage.
+//! - [`call`], [`estimate_gas`], [`create_access_list`]: single calls on a block's state, for JSON-RPC.
 //!
 //! ## Feature Flags
 //! None.
@@ -18,12 +19,17 @@
 
 mod amsterdam;
 mod bal;
+mod call;
 mod changes;
 mod database;
 mod deposits;
 mod evm;
 mod execute;
 
+pub use call::{
+    AccessListOutcome, CallEnv, CallError, CallOutcome, call, create_access_list, estimate_gas,
+    revert_reason,
+};
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};

@@ -195,6 +195,27 @@ pub trait ChainInfoReader {
     fn chain_info(&self) -> ProviderResult<ChainInfo>;
 }
 
+/// The safe and finalized blocks a consensus client (or the dev node) last named, by number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForkchoiceMarkers {
+    /// The latest safe block, `None` before any forkchoice named one.
+    pub safe: Option<BlockNumber>,
+    /// The latest finalized block, `None` before any forkchoice named one.
+    pub finalized: Option<BlockNumber>,
+}
+
+/// Reads and records the safe and finalized markers (the `safe` and `finalized` block tags of JSON-RPC).
+///
+/// The head itself is moved only by [`BlockWriter`]; these markers are written by whoever follows a forkchoice.
+#[auto_impl::auto_impl(&, Arc, Box)]
+pub trait ForkchoiceStore {
+    /// The markers as last recorded.
+    fn forkchoice_markers(&self) -> ProviderResult<ForkchoiceMarkers>;
+
+    /// Records the markers. A marker above the head is refused with [`ProviderError::StateNotAvailable`].
+    fn set_forkchoice_markers(&self, markers: ForkchoiceMarkers) -> ProviderResult<()>;
+}
+
 /// A validated block with everything the store keeps about it.
 #[derive(Debug, Clone)]
 pub struct BlockToCommit {
