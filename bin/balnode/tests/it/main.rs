@@ -2,6 +2,7 @@
 
 mod bal;
 mod import;
+mod rpc;
 
 use std::{path::Path, process::Command};
 
