@@ -325,7 +325,12 @@ pub fn create_access_list<P: StateProvider>(
             || *address == env.block_env.beneficiary
     };
     let mut list = tx.access_list.clone();
-    // A list changes the gas but not which slots are touched; a few rounds settle it.
+    if tx.tx_type == 0 {
+        // A legacy transaction carries no access list: price the call as the EIP-2930 one it would become.
+        tx.tx_type = 1;
+    }
+    // A list changes the gas but not which slots are touched; a few rounds settle it. The answer is the run
+    // with the final list (its gas includes the list's cost), failed or not.
     for _ in 0..4 {
         tx.access_list = list.clone();
         let outcome = run(call_env.spec, &mut db, &env, tx.clone())?;
@@ -345,25 +350,26 @@ pub fn create_access_list<P: StateProvider>(
             items.push(AccessListItem { address: *address, storage_keys: keys });
         }
         let new_list = AccessList(items);
-        if new_list == list || outcome.error().is_some() {
-            return Ok(AccessListOutcome {
-                error: outcome.error().map(|error| match error {
-                    CallError::Reverted { .. } => "execution reverted".to_owned(),
-                    other => other.to_string(),
-                }),
-                access_list: new_list,
-                gas_used: outcome.gas_used,
-            });
+        if new_list == list {
+            return Ok(access_list_outcome(list, &outcome));
         }
         list = new_list;
     }
     tx.access_list = list.clone();
     let outcome = run(call_env.spec, &mut db, &env, tx)?;
-    Ok(AccessListOutcome {
-        error: outcome.error().map(|error| error.to_string()),
+    Ok(access_list_outcome(list, &outcome))
+}
+
+/// The answer of `eth_createAccessList` for a run with `list`.
+fn access_list_outcome(list: AccessList, outcome: &CallOutcome) -> AccessListOutcome {
+    AccessListOutcome {
+        error: outcome.error().map(|error| match error {
+            CallError::Reverted { .. } => "execution reverted".to_owned(),
+            other => other.to_string(),
+        }),
         access_list: list,
         gas_used: outcome.gas_used,
-    })
+    }
 }
 
 #[cfg(test)]

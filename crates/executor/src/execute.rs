@@ -62,7 +62,7 @@ pub type IntermediateRoot<'a> = &'a dyn Fn(&StateChanges) -> ProviderResult<B256
 
 /// The chain spec as alloy-evm's block executor wants it.
 #[derive(Debug, Clone)]
-struct ExecutorSpec(Arc<ChainSpec>);
+pub(crate) struct ExecutorSpec(pub(crate) Arc<ChainSpec>);
 
 impl EthereumHardforks for ExecutorSpec {
     fn ethereum_fork_activation(&self, fork: EthereumHardfork) -> ForkCondition {

@@ -25,6 +25,7 @@ mod database;
 mod deposits;
 mod evm;
 mod execute;
+mod trace;
 
 pub use call::{
     AccessListOutcome, CallEnv, CallError, CallOutcome, call, create_access_list, estimate_gas,
@@ -33,6 +34,7 @@ pub use call::{
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
+pub use trace::{TraceError, trace_block};
 
 use alloy_evm::block::BlockExecutionError;
 use balnode_chainspec::{ChainSpec, Hardfork};

@@ -10,7 +10,8 @@ use alloy_rpc_types_eth::{
     BlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter,
     FilterBlockOption, Log as RpcLog, TransactionRequest, state::StateOverride,
 };
-use balnode_executor::CallEnv;
+use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace, TraceResult};
+use balnode_executor::{CallEnv, TraceError};
 use balnode_primitives::{Address, B256, Block, BlockNumber, Bytes, Header, U256, keccak256};
 use balnode_storage_api::StateProvider;
 use jsonrpsee::{RpcModule, types::Params};
@@ -801,10 +802,104 @@ pub fn debug_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
             body.transactions.get(location.index as usize).map(|tx| Bytes::from(tx.encoded_2718())),
         )
     });
+    blocking(&mut module, "debug_traceTransaction", |ctx, params| {
+        let args = Args::parse(&params, 2)?;
+        let hash = args.hash(0)?;
+        let options: GethDebugTracingOptions = args.optional(1)?.unwrap_or_default();
+        let location = ctx
+            .provider
+            .transaction_location(hash)?
+            .ok_or_else(|| RpcError::Execution(format!("transaction {hash} not found")))?;
+        let index = location.index as usize;
+        let mut traces = trace_block(ctx, location.block_number, Some(index), &options)?;
+        let mut trace = to_json(traces.pop().map(|(_, trace)| trace))?;
+        geth_struct_log_shape(&mut trace);
+        Ok(trace)
+    });
+    blocking(&mut module, "debug_traceBlockByNumber", |ctx, params| {
+        let args = Args::parse(&params, 2)?;
+        let tag = args.block_tag(0)?;
+        let options: GethDebugTracingOptions = args.optional(1)?.unwrap_or_default();
+        let number = ctx
+            .number_of_tag(tag)?
+            .ok_or_else(|| RpcError::Execution(format!("block {tag} not found")))?;
+        block_traces(ctx, number, &options)
+    });
+    blocking(&mut module, "debug_traceBlockByHash", |ctx, params| {
+        let args = Args::parse(&params, 2)?;
+        let hash = args.hash(0)?;
+        let options: GethDebugTracingOptions = args.optional(1)?.unwrap_or_default();
+        let number = ctx
+            .provider
+            .block_number(hash)?
+            .ok_or_else(|| RpcError::Execution(format!("block {hash} not found")))?;
+        block_traces(ctx, number, &options)
+    });
     blocking(&mut module, "debug_getRawBlockAccessList", |ctx, params| {
         let args = Args::parse(&params, 1)?;
         let Some(number) = ctx.number_of(args.required(0)?)? else { return Ok(Value::Null) };
         to_json(ctx.provider.block_access_list(number)?)
     });
     module
+}
+
+/// Re-executes block `number` on its parent state, tracing transactions up to `last` (all when `None`).
+fn trace_block(
+    ctx: &RpcContext,
+    number: BlockNumber,
+    last: Option<usize>,
+    options: &GethDebugTracingOptions,
+) -> RpcResult<Vec<(B256, GethTrace)>> {
+    if number == 0 {
+        return Err(RpcError::Execution("genesis is not traceable".to_owned()));
+    }
+    let block = ctx.block(number)?.ok_or(RpcError::HeaderNotFound)?;
+    let state = ctx.state(number - 1)?;
+    let senders = block.senders.clone();
+    let block = Block { header: block.header, body: block.body };
+    balnode_executor::trace_block(&ctx.spec, &block, &senders, state, last, options).map_err(
+        |error| match error {
+            TraceError::UnsupportedTracer(_) | TraceError::InvalidConfig(_) => {
+                RpcError::InvalidParams(error.to_string())
+            }
+            TraceError::Execution(error) => {
+                RpcError::Internal(format!("re-executing block {number}: {error}"))
+            }
+        },
+    )
+}
+
+/// `debug_traceBlockBy*`: one `{txHash, result}` per transaction.
+fn block_traces(
+    ctx: &RpcContext,
+    number: BlockNumber,
+    options: &GethDebugTracingOptions,
+) -> RpcResult<Value> {
+    let traces = trace_block(ctx, number, None, options)?;
+    let mut traces = to_json(
+        traces
+            .into_iter()
+            .map(|(tx_hash, result)| TraceResult::Success { result, tx_hash: Some(tx_hash) })
+            .collect::<Vec<_>>(),
+    )?;
+    if let Value::Array(entries) = &mut traces {
+        entries.iter_mut().for_each(|entry| geth_struct_log_shape(&mut entry["result"]));
+    }
+    Ok(traces)
+}
+
+/// geth's struct logs leave out a zero `refund`, an empty `memory` and empty `returnData`.
+fn geth_struct_log_shape(trace: &mut Value) {
+    let Some(Value::Array(logs)) = trace.get_mut("structLogs") else { return };
+    for log in logs.iter_mut().filter_map(Value::as_object_mut) {
+        if log.get("refund").and_then(Value::as_u64) == Some(0) {
+            log.remove("refund");
+        }
+        if log.get("memory").and_then(Value::as_array).is_some_and(Vec::is_empty) {
+            log.remove("memory");
+        }
+        if log.get("returnData").and_then(Value::as_str) == Some("0x") {
+            log.remove("returnData");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Positional parameters: typed access with geth-style `invalid argument N: ...` errors.
 
+use alloy_eips::BlockNumberOrTag;
 use balnode_primitives::B256;
 use jsonrpsee::types::Params;
 use serde::de::DeserializeOwned;
@@ -65,6 +66,18 @@ impl Args {
         }
         digits
             .parse::<B256>()
+            .map_err(|error| RpcError::InvalidParams(format!("invalid argument {index}: {error}")))
+    }
+
+    /// Parameter `index` as a block tag or a `0x`-prefixed number (geth refuses bare decimals).
+    pub(crate) fn block_tag(&self, index: usize) -> RpcResult<BlockNumberOrTag> {
+        let text: String = self.required(index)?;
+        if !text.starts_with("0x") && text.parse::<u64>().is_ok() {
+            return Err(RpcError::InvalidParams(format!(
+                "invalid argument {index}: hex string without 0x prefix"
+            )));
+        }
+        text.parse()
             .map_err(|error| RpcError::InvalidParams(format!("invalid argument {index}: {error}")))
     }
 
