@@ -54,7 +54,7 @@ enum Tracer {
 impl Tracer {
     fn from_options(options: &GethDebugTracingOptions) -> Result<Self, TraceError> {
         match &options.tracer {
-            None => Ok(Self::StructLogs(options.config.clone())),
+            None => Ok(Self::StructLogs(options.config)),
             Some(GethDebugTracerType::BuiltInTracer(GethDebugBuiltInTracerType::CallTracer)) => {
                 let config = options
                     .tracer_config
@@ -82,7 +82,7 @@ impl Tracer {
     fn trace(&self, inspector: &TracingInspector, gas_used: u64, output: Bytes) -> GethTrace {
         match self {
             Self::StructLogs(options) => {
-                inspector.geth_builder().geth_traces(gas_used, output, options.clone()).into()
+                inspector.geth_builder().geth_traces(gas_used, output, *options).into()
             }
             Self::Call(config) => {
                 inspector.geth_builder().geth_call_traces(*config, gas_used).into()
