@@ -91,6 +91,16 @@ pub enum ExecutionError {
     Provider(#[from] ProviderError),
 }
 
+/// The addresses of the precompiles active under `spec`.
+pub fn precompile_addresses(
+    spec: revm::primitives::hardfork::SpecId,
+) -> Vec<balnode_primitives::Address> {
+    revm::precompile::Precompiles::new(revm::precompile::PrecompileSpecId::from_spec_id(spec))
+        .addresses()
+        .copied()
+        .collect()
+}
+
 /// The largest contract code a block may deploy: EIP-170's 24 KiB, raised to 64 KiB by EIP-7954 in
 /// Amsterdam. A block access list's code changes are bounded by it too.
 pub fn max_code_size(spec: &ChainSpec, number: u64, timestamp: u64) -> usize {

@@ -600,6 +600,11 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
             "stateproofs": available,
         }))
     });
+    blocking(&mut module, "eth_config", |ctx, params| {
+        Args::parse(&params, 0)?;
+        let head = ctx.header(ctx.head()?)?;
+        Ok(crate::config::eth_config(&ctx.spec, head.timestamp))
+    });
     blocking(&mut module, "eth_accounts", |_, params| {
         Args::parse(&params, 0)?;
         Ok(json!([]))

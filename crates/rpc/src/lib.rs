@@ -20,6 +20,7 @@
 
 pub mod api;
 pub mod compat;
+mod config;
 mod convert;
 pub mod error;
 mod filters;
