@@ -221,6 +221,7 @@ pub async fn start_server(context: Arc<RpcContext>) -> Result<RunningServer, Ser
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .set_batch_request_config(BatchRequestConfig::Limit(config.max_batch_len))
+        .set_id_provider(pubsub::HexIdProvider::default())
         .build();
     let server = Server::builder()
         .set_config(server_config)

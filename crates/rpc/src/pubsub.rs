@@ -18,6 +18,33 @@ use tokio::sync::broadcast;
 
 use crate::{RpcContext, error::RpcError};
 
+/// Subscription ids as geth writes them: `0x` and 32 hex digits, unpredictable (keccak of a counter, the time
+/// and a per-process address).
+#[derive(Debug, Default)]
+pub(crate) struct HexIdProvider {
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl jsonrpsee::core::traits::IdProvider for HexIdProvider {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let count = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_nanos())
+            .unwrap_or_default();
+        let seed = [
+            count.to_be_bytes().as_slice(),
+            &nanos.to_be_bytes(),
+            &(std::ptr::from_ref(self) as usize).to_be_bytes(),
+        ]
+        .concat();
+        let hash = balnode_primitives::keccak256(seed);
+        jsonrpsee::types::SubscriptionId::Str(
+            balnode_primitives::hex::encode_prefixed(&hash[..16]).into(),
+        )
+    }
+}
+
 /// How often the head is polled.
 pub(crate) const HEAD_POLL_INTERVAL: Duration = Duration::from_millis(200);
 

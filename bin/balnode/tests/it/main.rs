@@ -3,6 +3,7 @@
 mod bal;
 mod import;
 mod rpc;
+mod rpc_ws;
 
 use std::{path::Path, process::Command};
 
