@@ -13,7 +13,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: rpc-compat bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: rpc-compat bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -58,6 +58,13 @@ rpc-compat: fixtures
 	$(CARGO) build --profile conformance --locked --bin balnode
 	RUST_LOG=warn target/conformance/balnode rpc-compat --chain-dir $(FIXTURES)/chains/rpc-compat \
 		--cases $(FIXTURES)/rpc-compat --known-failures $(RPC_KNOWN_FAILURES)
+
+## bench-rpc: JSON-RPC load on loopback (64 connections, 30 s each for eth_blockNumber, eth_getBalance and
+## eth_call) over the rpc-compat chain: requests per second, p50 and p99 latency.
+bench-rpc: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	RUST_LOG=warn target/conformance/balnode bench-rpc --chain-dir $(FIXTURES)/chains/rpc-compat \
+		--connections 64 --duration 30
 
 ## bench-import: import throughput (median Mgas/s of 5 runs) on the fixture chains hive-sync and rpc-compat.
 bench-import: build fixtures

@@ -138,6 +138,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         known_failures: Option<PathBuf>,
     },
+    /// Load-test the JSON-RPC server on loopback: a chain imported into a temporary datadir, then
+    /// `eth_blockNumber`, `eth_getBalance` and `eth_call` from many keep-alive connections; prints requests per
+    /// second and p50/p99 latency.
+    BenchRpc {
+        /// The chain directory: genesis.json, chain.rlp and headfcu.json.
+        #[arg(long, value_name = "DIR")]
+        chain_dir: PathBuf,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds per method.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -196,6 +210,15 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let spec =
                 node_cmd::chain_of(&store, chain.as_deref().or_else(|| is_dev.then_some("dev")))?;
             node_cmd::serve(store, spec, &rpc)?;
+        }
+        Command::BenchRpc { chain_dir, connections, duration } => {
+            node_cmd::bench_rpc(
+                &chain_dir,
+                connections,
+                Duration::from_secs(duration),
+                import,
+                init,
+            )?;
         }
         Command::RpcCompat { chain_dir, cases, known_failures } => {
             if !node_cmd::rpc_compat(&chain_dir, &cases, known_failures.as_deref(), import, init)? {

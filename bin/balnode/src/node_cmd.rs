@@ -185,6 +185,25 @@ pub(crate) fn apply_forkchoice_file(store: &DatabaseEnv, path: &Path) -> eyre::R
     Ok(())
 }
 
+/// A temporary datadir with the chain of `chain_dir` (genesis.json, chain.rlp, headfcu.json) imported and
+/// its forkchoice applied.
+fn imported_chain(
+    chain_dir: &Path,
+    import: impl FnOnce(Arc<ChainSpec>, &Path, &[PathBuf]) -> eyre::Result<(u64, B256)>,
+    init: impl FnOnce(&ChainSpec, &Path) -> eyre::Result<B256>,
+) -> eyre::Result<(tempfile::TempDir, DatabaseEnv, Arc<ChainSpec>)> {
+    let datadir = tempfile::tempdir().wrap_err("cannot create a temporary datadir")?;
+    let genesis = chain_dir.join("genesis.json");
+    let spec =
+        chain_by_name_or_path(&genesis.to_string_lossy()).wrap_err("cannot load the chain")?;
+    init(&spec, datadir.path())?;
+    let (head, _) = import(spec.clone(), datadir.path(), &[chain_dir.join("chain.rlp")])?;
+    let store = DatabaseEnv::open(datadir.path())?;
+    apply_forkchoice_file(&store, &chain_dir.join("headfcu.json"))?;
+    info!(target: "balnode::rpc_compat", head, "Chain ready");
+    Ok((datadir, store, spec))
+}
+
 /// `balnode rpc-compat`: a temp datadir with the chain imported and the forkchoice applied, a server on a
 /// free port, every case replayed. Returns whether every case passed or is a listed known failure.
 pub(crate) fn rpc_compat(
@@ -204,15 +223,7 @@ pub(crate) fn rpc_compat(
         None => KnownFailures::default(),
     };
     let cases = load_cases(cases_dir)?;
-    let datadir = tempfile::tempdir().wrap_err("cannot create a temporary datadir")?;
-    let genesis = chain_dir.join("genesis.json");
-    let spec =
-        chain_by_name_or_path(&genesis.to_string_lossy()).wrap_err("cannot load the chain")?;
-    init(&spec, datadir.path())?;
-    let (head, _) = import(spec.clone(), datadir.path(), &[chain_dir.join("chain.rlp")])?;
-    let store = DatabaseEnv::open(datadir.path())?;
-    apply_forkchoice_file(&store, &chain_dir.join("headfcu.json"))?;
-    info!(target: "balnode::rpc_compat", head, cases = cases.len(), "Chain ready");
+    let (_datadir, store, spec) = imported_chain(chain_dir, import, init)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -244,4 +255,71 @@ pub(crate) fn rpc_compat(
         summary.passed, summary.failed, summary.known
     );
     Ok(summary.failed == 0)
+}
+
+/// `balnode bench-rpc`: the chain imported into a temp datadir, a server on a free port, then
+/// `connections` keep-alive connections for `duration` on each of `eth_blockNumber`, `eth_getBalance` and
+/// `eth_call`; prints requests per second and p50/p99 latency of each.
+pub(crate) fn bench_rpc(
+    chain_dir: &Path,
+    connections: usize,
+    duration: std::time::Duration,
+    import: impl FnOnce(Arc<ChainSpec>, &Path, &[PathBuf]) -> eyre::Result<(u64, B256)>,
+    init: impl FnOnce(&ChainSpec, &Path) -> eyre::Result<B256>,
+) -> eyre::Result<()> {
+    let (_datadir, store, spec) = imported_chain(chain_dir, import, init)?;
+    // The head's most active contract and the fixtures' environment-echoing contract (`callenv`).
+    let head = store.chain_info()?;
+    let contract = "0x7dcd17433742f4c0ca53122ab541d0ba67fc27df";
+    let callenv = "0x9344b07175800259691961298ca11c824e65032d";
+    let workloads = [
+        (
+            "eth_blockNumber",
+            r#"{"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]}"#.to_owned(),
+        ),
+        (
+            "eth_getBalance",
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":["{contract}","latest"]}}"#
+            ),
+        ),
+        (
+            "eth_call",
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"eth_call","params":[{{"to":"{callenv}"}},"latest"]}}"#
+            ),
+        ),
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let provider: Arc<dyn RpcProvider> = Arc::new(store);
+        let config = RpcConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            max_connections: u32::try_from(connections).unwrap_or(u32::MAX).saturating_add(16),
+            ..RpcConfig::default()
+        };
+        let server = start_server(Arc::new(RpcContext::new(provider, spec, config))).await?;
+        println!(
+            "bench-rpc: {connections} connections, {} s per method, chain head {} ({} cores)",
+            duration.as_secs(),
+            head.head_number,
+            std::thread::available_parallelism().map_or(1, usize::from)
+        );
+        for (method, body) in &workloads {
+            let report = balnode_rpc::bench::run_load(
+                server.local_addr,
+                connections,
+                duration,
+                std::slice::from_ref(body),
+            )
+            .await?;
+            println!("{method:<16} {report}");
+            eyre::ensure!(report.errors == 0, "{method}: {} requests failed", report.errors);
+        }
+        let _ = server.handle.stop();
+        eyre::Ok(())
+    })
 }

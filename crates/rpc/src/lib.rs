@@ -19,6 +19,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 pub mod api;
+pub mod bench;
 pub mod compat;
 mod config;
 mod convert;
