@@ -25,6 +25,7 @@ mod database;
 mod deposits;
 mod evm;
 mod execute;
+mod simulate;
 mod trace;
 
 pub use call::{
@@ -34,6 +35,10 @@ pub use call::{
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
+pub use simulate::{
+    MAX_SIMULATED_BLOCKS, SimCall, SimCallFailure, SimulateError, SimulateOptions, SimulatedBlock,
+    simulate,
+};
 pub use trace::{TraceError, trace_block};
 
 use alloy_evm::block::BlockExecutionError;

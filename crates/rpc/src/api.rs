@@ -8,7 +8,8 @@ use alloy_eips::{BlockId, BlockNumberOrTag, Encodable2718, eip1559::BaseFeeParam
 use alloy_rlp::Encodable;
 use alloy_rpc_types_eth::{
     BlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof, FeeHistory, Filter,
-    FilterBlockOption, Log as RpcLog, TransactionRequest, state::StateOverride,
+    FilterBlockOption, Log as RpcLog, TransactionRequest, simulate::SimulatePayload,
+    state::StateOverride,
 };
 use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace, TraceResult};
 use balnode_executor::{CallEnv, TraceError};
@@ -576,6 +577,12 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
         Ok(result)
     });
     crate::pubsub::register(&mut module);
+    blocking(&mut module, "eth_simulateV1", |ctx, params| {
+        let args = Args::parse(&params, 2)?;
+        let payload: SimulatePayload = args.required(0)?;
+        let number = ctx.require_number(args.optional(1)?)?;
+        simulate(ctx, payload, number)
+    });
     blocking(&mut module, "eth_getBlockAccessList", |ctx, params| {
         let args = Args::parse(&params, 1)?;
         let id: BlockId = args.required(0)?;
@@ -907,4 +914,74 @@ fn geth_struct_log_shape(trace: &mut Value) {
             log.remove("returnData");
         }
     }
+}
+
+/// `eth_simulateV1` on top of block `number`.
+fn simulate(ctx: &RpcContext, payload: SimulatePayload, number: BlockNumber) -> RpcResult<Value> {
+    if payload.trace_transfers {
+        return Err(RpcError::InvalidParams(
+            "traceTransfers is not supported by balnode yet".to_owned(),
+        ));
+    }
+    let base = ctx.header(number)?;
+    let base_hash = ctx.provider.block_hash(number)?.ok_or(RpcError::HeaderNotFound)?;
+    let state = ctx.state(number)?;
+    let options = balnode_executor::SimulateOptions {
+        validation: payload.validation,
+        gas_cap: ctx.config.call_gas_cap,
+    };
+    let root_of =
+        |changes: &balnode_primitives::StateChanges| ctx.provider.state_root_with(number, changes);
+    let blocks = balnode_executor::simulate(
+        &ctx.spec,
+        &base,
+        base_hash,
+        state,
+        payload.block_state_calls,
+        options,
+        &root_of,
+    )
+    .map_err(|error| match error {
+        balnode_executor::SimulateError::Coded { code, message } => {
+            RpcError::Coded { code, message }
+        }
+        balnode_executor::SimulateError::Provider(error) => error.into(),
+        balnode_executor::SimulateError::Execution(message) => RpcError::Execution(message),
+    })?;
+    let mut out = Vec::with_capacity(blocks.len());
+    for simulated in blocks {
+        let stored = StoredBlock {
+            hash: simulated.hash,
+            header: simulated.block.header,
+            body: simulated.block.body,
+            senders: simulated.senders,
+        };
+        let receipts = stored.rpc_receipts(&ctx.spec, &simulated.receipts);
+        let mut block = to_json(stored.to_rpc(payload.return_full_transactions))?;
+        let calls = simulated
+            .calls
+            .iter()
+            .zip(&receipts)
+            .map(|(call, receipt)| {
+                let mut result = json!({
+                    "returnData": call.output,
+                    "logs": receipt.inner.logs(),
+                    "gasUsed": U256::from(call.gas_used),
+                    "maxUsedGas": U256::from(call.max_used_gas),
+                    "status": if call.failure.is_none() { "0x1" } else { "0x0" },
+                });
+                if let Some(failure) = &call.failure {
+                    let mut error = json!({"code": failure.code, "message": failure.message});
+                    if let Some(data) = &failure.data {
+                        error["data"] = json!(data);
+                    }
+                    result["error"] = error;
+                }
+                result
+            })
+            .collect::<Vec<_>>();
+        block["calls"] = Value::Array(calls);
+        out.push(block);
+    }
+    Ok(Value::Array(out))
 }

@@ -49,6 +49,14 @@ pub enum RpcError {
     /// The method exists but this node does not serve it.
     #[error("the method {0} is not supported by balnode")]
     Unsupported(&'static str),
+    /// An error with the code a method's spec gives it (`eth_simulateV1`'s `-380xx`).
+    #[error("{message}")]
+    Coded {
+        /// The code.
+        code: i32,
+        /// The message.
+        message: String,
+    },
     /// Reading the store failed.
     #[error("internal error: {0}")]
     Provider(ProviderError),
@@ -98,6 +106,7 @@ impl RpcError {
             Self::LimitExceeded(_) => LIMIT_EXCEEDED,
             Self::Pruned => PRUNED,
             Self::Unsupported(_) => METHOD_NOT_FOUND,
+            Self::Coded { code, .. } => *code,
             Self::Provider(_) | Self::Internal(_) => INTERNAL_ERROR,
         }
     }

@@ -34,6 +34,7 @@ use balnode_chainspec::ChainSpec;
 use balnode_primitives::BlockNumber;
 use balnode_storage_api::{
     BlockReader, ChainInfoReader, ForkchoiceStore, StateProofProvider, StateProviderFactory,
+    StateRootProvider,
 };
 pub use error::{RpcError, RpcResult};
 use jsonrpsee::{
@@ -47,6 +48,7 @@ pub trait RpcProvider:
     + BlockReader
     + ChainInfoReader
     + StateProofProvider
+    + StateRootProvider
     + ForkchoiceStore
     + Send
     + Sync
@@ -59,6 +61,7 @@ impl<T> RpcProvider for T where
         + BlockReader
         + ChainInfoReader
         + StateProofProvider
+        + StateRootProvider
         + ForkchoiceStore
         + Send
         + Sync

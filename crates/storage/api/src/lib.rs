@@ -340,6 +340,14 @@ pub trait StateProofProvider: Send + Sync {
     ) -> ProviderResult<AccountProof>;
 }
 
+/// State roots of hypothetical states, for `eth_simulateV1`.
+#[auto_impl::auto_impl(&, Arc, Box)]
+pub trait StateRootProvider: Send + Sync {
+    /// The state root of the state after block `number` with `changes` (post-values) laid over it; nothing is
+    /// written. Fails with [`ProviderError::StateNotAvailable`] above the head.
+    fn state_root_with(&self, number: BlockNumber, changes: &StateChanges) -> ProviderResult<B256>;
+}
+
 /// Commits blocks. Every path that produces blocks goes through here.
 pub trait BlockWriter {
     /// Writes the genesis block (number 0) and its state into an empty store, recording `chain_id` and the
