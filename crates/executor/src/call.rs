@@ -135,6 +135,8 @@ fn prepare<P: StateProvider>(
     let mut db = CacheDB::new(StateProviderDatabase(state));
     let mut env = block_evm_env(call_env.spec, call_env.header);
     env.cfg_env.disable_nonce_check = true;
+    // As geth's eth_call: the sender may be an account with code.
+    env.cfg_env.disable_eip3607 = true;
     if let Some(overrides) = block_overrides {
         db.override_block_hashes(overrides.block_hash.clone().unwrap_or_default());
         apply_block_overrides(overrides, &mut db, &mut env.block_env);

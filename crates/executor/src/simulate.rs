@@ -2,14 +2,17 @@
 //! executed as a real one (system calls, transactions, post-execution requests) through alloy-evm's block
 //! executor, with state and block overrides, its header completed with real roots.
 //!
-//! Not supported yet: `traceTransfers` (ERC-7528 transfer logs) and `movePrecompileToAddress`.
+//! The EVM is revm's mainnet EVM with an inspector for `traceTransfers`: under the `bal@v5.7.0` Amsterdam
+//! profile its gas may differ from block execution's.
 
 use std::{borrow::Cow, collections::BTreeMap, sync::Arc};
 
 use alloy_evm::{
-    Evm,
+    Evm, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError},
-    eth::{EthBlockExecutionCtx, EthBlockExecutor, receipt_builder::AlloyReceiptBuilder},
+    eth::{
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
+    },
     overrides::{OverrideBlockHashes, apply_state_overrides},
 };
 use alloy_rpc_types_eth::{TransactionRequest, simulate::SimBlock};
@@ -36,7 +39,7 @@ use revm::{
 use crate::{
     changes::changes_from_bundle,
     database::{DatabaseError, StateProviderDatabase},
-    execute::{ExecutorSpec, block_evm_env, build_evm},
+    execute::{ExecutorSpec, block_evm_env},
 };
 
 /// The most blocks one simulation may span (gaps filled included), as geth.
@@ -92,6 +95,9 @@ pub struct SimCall {
     pub max_used_gas: u64,
     /// Why it failed, if it did.
     pub failure: Option<SimCallFailure>,
+    /// Its logs in order with their index in the block, with ERC-7528 transfer logs when
+    /// `traceTransfers` asked for them (the receipt has the contract logs only).
+    pub logs: Vec<(u64, balnode_primitives::primitives::Log)>,
 }
 
 /// One simulated block.
@@ -116,6 +122,8 @@ pub struct SimulateOptions {
     pub validation: bool,
     /// The most gas one call may use when it does not say.
     pub gas_cap: u64,
+    /// Add an ERC-7528 log for each value transfer to the calls' logs (`traceTransfers`).
+    pub trace_transfers: bool,
 }
 
 /// geth's code for a transaction that a block would refuse.
@@ -398,13 +406,20 @@ pub fn simulate<P: StateProvider>(
         env.cfg_env.disable_nonce_check = !options.validation;
         // As geth: a simulated call may use up to the gas cap, above EIP-7825's per-transaction cap.
         env.cfg_env.tx_gas_limit_cap = Some(u64::MAX);
+        // As geth: calls may come from accounts with code, and without validation fees are not checked.
+        env.cfg_env.disable_eip3607 = true;
+        env.cfg_env.disable_base_fee = !options.validation;
         if let Some(fee) = overrides.blob_base_fee
             && let Some(blob) = env.block_env.blob_excess_gas_and_price.as_mut()
         {
             blob.blob_gasprice = u128::try_from(fee).unwrap_or(u128::MAX);
         }
 
-        let mut evm = build_evm(spec, env, db);
+        // revm's mainnet EVM with the transfer inspector: the same rules as `build_evm` except under the
+        // `bal@v5.7.0` Amsterdam profile, whose handler it lacks.
+        let inspector =
+            TransferInspector { enabled: options.trace_transfers, ..Default::default() };
+        let mut evm = EthEvmFactory::default().create_evm_with_inspector(db, env, inspector);
         evm.precompiles_mut()
             .move_precompiles(moves.iter().copied())
             .map_err(|error| SimulateError::coded(-32000, error.to_string()))?;
@@ -426,6 +441,9 @@ pub fn simulate<P: StateProvider>(
             AlloyReceiptBuilder::default(),
         );
         executor.apply_pre_execution_changes().map_err(block_error)?;
+        // Logs are numbered from the first transaction.
+        *executor.evm_mut().inspector_mut() =
+            TransferInspector { enabled: options.trace_transfers, ..Default::default() };
         let mut calls = Vec::with_capacity(sim_block.calls.len());
         let mut transactions = Vec::with_capacity(sim_block.calls.len());
         let mut senders = Vec::with_capacity(sim_block.calls.len());
@@ -454,6 +472,7 @@ pub fn simulate<P: StateProvider>(
             }
             let gas = gas.min(*gas_pool);
             let transaction = call_transaction(request, spec.chain_id(), nonce, gas);
+            executor.evm_mut().inspector_mut().take();
             let mut call = None;
             executor
                 .execute_transaction_with_result_closure(
@@ -466,10 +485,12 @@ pub fn simulate<P: StateProvider>(
                                 (output.data().clone(), None)
                             }
                             ExecutionResult::Revert { output, .. } => (
-                                output.clone(),
+                                // As geth: the revert data is in the error only.
+                                Bytes::new(),
                                 Some(SimCallFailure {
                                     code: 3,
-                                    message: "execution reverted".to_owned(),
+                                    message: crate::CallError::Reverted { output: output.clone() }
+                                        .to_string(),
                                     data: Some(output.clone()),
                                 }),
                             ),
@@ -487,11 +508,14 @@ pub fn simulate<P: StateProvider>(
                             gas_used: gas.tx_gas_used(),
                             max_used_gas: gas.total_gas_spent().max(gas.floor_gas()),
                             failure,
+                            logs: Vec::new(),
                         });
                     },
                 )
                 .map_err(block_error)?;
-            if let Some(call) = call {
+            let logs = executor.evm_mut().inspector_mut().take();
+            if let Some(mut call) = call {
+                call.logs = logs;
                 *gas_pool = gas_pool.saturating_sub(call.gas_used);
                 calls.push(call);
             }
@@ -529,4 +553,122 @@ pub fn simulate<P: StateProvider>(
         out.push(SimulatedBlock { block: Block { header, body }, hash, senders, receipts, calls });
     }
     Ok(out)
+}
+
+/// ERC-7528's address for native-currency transfer logs.
+const ETH_TRANSFER_ADDRESS: Address = Address::repeat_byte(0xee);
+
+/// `Transfer(address,address,uint256)`.
+const TRANSFER_TOPIC: B256 =
+    balnode_primitives::b256!("0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+
+/// An ERC-7528 transfer log.
+fn transfer_log(from: Address, to: Address, value: U256) -> balnode_primitives::primitives::Log {
+    let topics = vec![TRANSFER_TOPIC, from.into_word(), to.into_word()];
+    let data = Bytes::from(value.to_be_bytes::<32>().to_vec());
+    balnode_primitives::primitives::Log::new_unchecked(ETH_TRANSFER_ADDRESS, topics, data)
+}
+
+/// Records a transaction's logs in order with an ERC-7528 transfer log for each value transfer
+/// (`traceTransfers`); a reverted frame drops the logs it and its children recorded.
+#[derive(Debug, Default)]
+pub(crate) struct TransferInspector {
+    /// Whether transfers are logged at all.
+    enabled: bool,
+    /// The logs kept so far, each with its index: the number of logs recorded in the block before it,
+    /// dropped ones included (geth's numbering).
+    logs: Vec<(u64, balnode_primitives::primitives::Log)>,
+    /// The number of logs when each open frame started.
+    frames: Vec<usize>,
+    /// Logs recorded in the block, dropped ones included.
+    recorded: u64,
+}
+
+impl TransferInspector {
+    fn record(&mut self, log: balnode_primitives::primitives::Log) {
+        self.logs.push((self.recorded, log));
+        self.recorded += 1;
+    }
+
+    fn transfer(&mut self, from: Address, to: Address, value: U256) {
+        self.record(transfer_log(from, to, value));
+    }
+
+    /// The logs of the transaction just run, leaving the inspector ready for the next.
+    fn take(&mut self) -> Vec<(u64, balnode_primitives::primitives::Log)> {
+        self.frames.clear();
+        std::mem::take(&mut self.logs)
+    }
+}
+
+impl<CTX> revm::Inspector<CTX> for TransferInspector {
+    fn log(&mut self, _context: &mut CTX, log: balnode_primitives::primitives::Log) {
+        self.record(log);
+    }
+
+    fn call(
+        &mut self,
+        _context: &mut CTX,
+        inputs: &mut revm::interpreter::CallInputs,
+    ) -> Option<revm::interpreter::CallOutcome> {
+        self.frames.push(self.logs.len());
+        if self.enabled
+            && let Some(value) = inputs.transfer_value()
+            && !value.is_zero()
+        {
+            self.transfer(inputs.transfer_from(), inputs.transfer_to(), value);
+        }
+        None
+    }
+
+    fn call_end(
+        &mut self,
+        _context: &mut CTX,
+        _inputs: &revm::interpreter::CallInputs,
+        outcome: &mut revm::interpreter::CallOutcome,
+    ) {
+        let start = self.frames.pop().unwrap_or_default();
+        if !outcome.result.is_ok() {
+            self.logs.truncate(start);
+        }
+    }
+
+    fn create(
+        &mut self,
+        _context: &mut CTX,
+        _inputs: &mut revm::interpreter::CreateInputs,
+    ) -> Option<revm::interpreter::CreateOutcome> {
+        self.frames.push(self.logs.len());
+        None
+    }
+
+    fn create_end(
+        &mut self,
+        _context: &mut CTX,
+        inputs: &revm::interpreter::CreateInputs,
+        outcome: &mut revm::interpreter::CreateOutcome,
+    ) {
+        let start = self.frames.pop().unwrap_or_default();
+        if !outcome.result.is_ok() {
+            self.logs.truncate(start);
+        } else if self.enabled
+            && !inputs.value().is_zero()
+            && let Some(created) = outcome.address
+        {
+            // The transfer happened when the frame began: its log goes before the constructor's.
+            let index = self.logs.get(start).map_or(self.recorded, |(index, _)| *index);
+            self.logs
+                .insert(start, (index, transfer_log(inputs.caller(), created, inputs.value())));
+            for (later, _) in &mut self.logs[start + 1..] {
+                *later += 1;
+            }
+            self.recorded += 1;
+        }
+    }
+
+    fn selfdestruct(&mut self, contract: Address, target: Address, value: U256) {
+        if self.enabled && !value.is_zero() {
+            self.transfer(contract, target, value);
+        }
+    }
 }

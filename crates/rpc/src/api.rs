@@ -918,17 +918,13 @@ fn geth_struct_log_shape(trace: &mut Value) {
 
 /// `eth_simulateV1` on top of block `number`.
 fn simulate(ctx: &RpcContext, payload: SimulatePayload, number: BlockNumber) -> RpcResult<Value> {
-    if payload.trace_transfers {
-        return Err(RpcError::InvalidParams(
-            "traceTransfers is not supported by balnode yet".to_owned(),
-        ));
-    }
     let base = ctx.header(number)?;
     let base_hash = ctx.provider.block_hash(number)?.ok_or(RpcError::HeaderNotFound)?;
     let state = ctx.state(number)?;
     let options = balnode_executor::SimulateOptions {
         validation: payload.validation,
         gas_cap: ctx.config.call_gas_cap,
+        trace_transfers: payload.trace_transfers,
     };
     let root_of =
         |changes: &balnode_primitives::StateChanges| ctx.provider.state_root_with(number, changes);
@@ -957,15 +953,29 @@ fn simulate(ctx: &RpcContext, payload: SimulatePayload, number: BlockNumber) -> 
             senders: simulated.senders,
         };
         let receipts = stored.rpc_receipts(&ctx.spec, &simulated.receipts);
-        let mut block = to_json(stored.to_rpc(payload.return_full_transactions))?;
+        let block_json = to_json(stored.to_rpc(payload.return_full_transactions))?;
         let calls = simulated
             .calls
             .iter()
             .zip(&receipts)
             .map(|(call, receipt)| {
+                let logs: Vec<RpcLog> = call
+                    .logs
+                    .iter()
+                    .map(|(index, log)| RpcLog {
+                        inner: log.clone(),
+                        block_hash: receipt.block_hash,
+                        block_number: receipt.block_number,
+                        block_timestamp: Some(stored.header.timestamp),
+                        transaction_hash: Some(receipt.transaction_hash),
+                        transaction_index: receipt.transaction_index,
+                        log_index: Some(*index),
+                        removed: false,
+                    })
+                    .collect();
                 let mut result = json!({
                     "returnData": call.output,
-                    "logs": receipt.inner.logs(),
+                    "logs": logs,
                     "gasUsed": U256::from(call.gas_used),
                     "maxUsedGas": U256::from(call.max_used_gas),
                     "status": if call.failure.is_none() { "0x1" } else { "0x0" },
@@ -980,6 +990,7 @@ fn simulate(ctx: &RpcContext, payload: SimulatePayload, number: BlockNumber) -> 
                 result
             })
             .collect::<Vec<_>>();
+        let mut block = block_json;
         block["calls"] = Value::Array(calls);
         out.push(block);
     }
