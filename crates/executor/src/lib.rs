@@ -8,7 +8,7 @@
 //! Good starting points:
 //! - [`execute_block`]: a block on its parent state → receipts, gas, requests and [`StateChanges`].
 //! - [`StateProviderDatabase`]: the only seam between revm and storage.
-//! - [`call`], [`estimate_gas`], [`create_access_list`]: single calls on a block's state, for JSON-RPC.
+//! - [`call()`], [`estimate_gas`], [`create_access_list`]: single calls on a block's state, for JSON-RPC.
 //!
 //! ## Feature Flags
 //! None.

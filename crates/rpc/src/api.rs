@@ -1,4 +1,4 @@
-//! The methods, one registration function per namespace. Each method parses its parameters ([`Args`]),
+//! The methods, one registration function per namespace. Each method parses its positional parameters (`params.rs`),
 //! reads through [`RpcProvider`](crate::RpcProvider) on the blocking pool and returns JSON.
 
 use std::sync::Arc;
