@@ -13,7 +13,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: rpc-compat bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: rpc-compat rpc-client bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -59,6 +59,12 @@ rpc-compat: fixtures
 	RUST_LOG=warn target/conformance/balnode rpc-compat --chain-dir $(FIXTURES)/chains/rpc-compat \
 		--cases $(FIXTURES)/rpc-compat --known-failures $(RPC_KNOWN_FAILURES)
 
+## rpc-client: the real-client test: ethers.js (npm, pinned by scripts/rpc-client/package-lock.json) reads
+## blocks, balances, receipts, logs, code and a proof from the imported rpc-compat chain over JSON-RPC.
+rpc-client: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	scripts/rpc-client-test.sh target/conformance/balnode $(FIXTURES)/chains/rpc-compat
+
 ## bench-rpc: JSON-RPC load on loopback (64 connections, 30 s each for eth_blockNumber, eth_getBalance and
 ## eth_call) over the rpc-compat chain: requests per second, p50 and p99 latency.
 bench-rpc: fixtures
@@ -92,10 +98,10 @@ deny:
 	$(CARGO) deny check licenses sources
 
 ## pr: everything a change should pass before it lands.
-pr: fmt-check clippy test docs conformance rpc-compat
+pr: fmt-check clippy test docs conformance rpc-compat rpc-client
 
 ## ci: what .ci/run runs.
-ci: fmt-check clippy test conformance rpc-compat
+ci: fmt-check clippy test conformance rpc-compat rpc-client
 
 clean-fixtures:
 	rm -rf $(FIXTURES)

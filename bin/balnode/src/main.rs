@@ -201,6 +201,9 @@ fn run(cli: Cli) -> eyre::Result<()> {
             }
         }
         Command::Db { command: DbCommand::VerifyRoot { datadir } } => verify_root(&datadir)?,
+        Command::Db { command: DbCommand::Forkchoice { datadir, file } } => {
+            node_cmd::apply_forkchoice_file(&open_existing(&datadir)?, &file)?;
+        }
         Command::Bal { command } => bal_cmd::run(command)?,
         Command::Node { dev: is_dev, datadir, chain, rpc } => {
             if is_dev {
@@ -422,6 +425,16 @@ enum DbCommand {
         /// The datadir.
         #[arg(long, value_name = "DIR")]
         datadir: PathBuf,
+    },
+    /// Set the safe and finalized blocks (the `safe`/`finalized` JSON-RPC tags) from an
+    /// `engine_forkchoiceUpdated` request file such as hive's `headfcu.json`; its head must be the store's.
+    Forkchoice {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+        /// The request file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
 }
 
