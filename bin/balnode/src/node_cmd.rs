@@ -116,9 +116,10 @@ pub(crate) fn serve(store: DatabaseEnv, spec: Arc<ChainSpec>, args: &RpcArgs) ->
         let provider: Arc<dyn RpcProvider> = Arc::new(store);
         let chain_id = spec.chain_id();
         let context = Arc::new(RpcContext::new(provider, spec, args.config()));
+        let mut shutdown = ShutdownSignal::new().wrap_err("cannot listen for SIGINT/SIGTERM")?;
         let server = start_server(context).await?;
         println!("JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})", server.local_addr);
-        shutdown_signal().await;
+        shutdown.recv().await;
         info!(target: "balnode::node", "Shutting down");
         let _ = server.handle.stop();
         server.handle.stopped().await;
@@ -126,29 +127,42 @@ pub(crate) fn serve(store: DatabaseEnv, spec: Arc<ChainSpec>, args: &RpcArgs) ->
     })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// SIGINT and SIGTERM, listened to from creation on (so that a signal sent right after the node says it is
+/// up is not lost).
+struct ShutdownSignal {
     #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let term = async {
-            match terminate.as_mut() {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            () = term => {}
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn new() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
+
+    /// Resolves on the first SIGINT or SIGTERM.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
