@@ -64,6 +64,10 @@ pub(crate) struct RpcArgs {
     /// Most gas an `eth_call` or `eth_estimateGas` may use.
     #[arg(long = "rpc.gascap", value_name = "GAS", default_value_t = 50_000_000)]
     gas_cap: u64,
+    /// Longest an `eth_call`, `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1` or `debug_trace*`
+    /// may run before the client gets an error, in milliseconds.
+    #[arg(long = "rpc.evm-timeout", value_name = "MS", default_value_t = 5_000)]
+    evm_timeout_ms: u64,
 }
 
 impl RpcArgs {
@@ -80,6 +84,7 @@ impl RpcArgs {
             max_logs_block_range: self.logs_block_range,
             max_logs: self.max_logs,
             call_gas_cap: self.gas_cap,
+            evm_timeout: std::time::Duration::from_millis(self.evm_timeout_ms),
             ..RpcConfig::default()
         }
     }

@@ -43,6 +43,36 @@ where
         .expect("each method is registered once");
 }
 
+/// Registers `name` like [`blocking`], answering with an error when the EVM work takes longer than the
+/// configured `evm_timeout`. revm cannot be interrupted: the work finishes on its blocking thread (bounded by
+/// the gas cap), but the client is answered on time.
+fn timed<F>(module: &mut RpcModule<Arc<RpcContext>>, name: &'static str, handler: F)
+where
+    F: Fn(&RpcContext, Params<'_>) -> RpcResult<Value> + Clone + Send + Sync + 'static,
+{
+    module
+        .register_async_method(name, move |params, context, _| {
+            let handler = handler.clone();
+            async move {
+                let timeout = context.config.evm_timeout;
+                let work = tokio::task::spawn_blocking(move || handler(&context, params));
+                let result = match tokio::time::timeout(timeout, work).await {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(join)) => Err(RpcError::Internal(format!("{name} failed: {join}"))),
+                    Err(_) => Err(RpcError::Execution(format!(
+                        "execution aborted (timeout = {}ms)",
+                        timeout.as_millis()
+                    ))),
+                };
+                if let Err(error) = &result {
+                    tracing::debug!(target: "rpc", method = name, %error, "Request failed");
+                }
+                result
+            }
+        })
+        .expect("each method is registered once");
+}
+
 fn to_json<T: Serialize>(value: T) -> RpcResult<Value> {
     Ok(serde_json::to_value(value)?)
 }
@@ -527,7 +557,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
             }
         }
     });
-    blocking(&mut module, "eth_call", |ctx, params| {
+    timed(&mut module, "eth_call", |ctx, params| {
         let args = Args::parse(&params, 4)?;
         let (request, header, state_overrides, block_overrides) = call_args(ctx, &args)?;
         let state = ctx.state(header.number)?;
@@ -543,7 +573,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
             Some(error) => Err(error.into()),
         }
     });
-    blocking(&mut module, "eth_estimateGas", |ctx, params| {
+    timed(&mut module, "eth_estimateGas", |ctx, params| {
         let args = Args::parse(&params, 4)?;
         let (request, header, state_overrides, block_overrides) = call_args(ctx, &args)?;
         let state = ctx.state(header.number)?;
@@ -556,7 +586,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
         )?;
         to_json(U256::from(gas))
     });
-    blocking(&mut module, "eth_createAccessList", |ctx, params| {
+    timed(&mut module, "eth_createAccessList", |ctx, params| {
         let args = Args::parse(&params, 4)?;
         let (request, header, state_overrides, block_overrides) = call_args(ctx, &args)?;
         let state = ctx.state(header.number)?;
@@ -577,7 +607,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
         Ok(result)
     });
     crate::pubsub::register(&mut module);
-    blocking(&mut module, "eth_simulateV1", |ctx, params| {
+    timed(&mut module, "eth_simulateV1", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let payload: SimulatePayload = args.required(0)?;
         let number = ctx.require_number(args.optional(1)?)?;
@@ -814,7 +844,7 @@ pub fn debug_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
             body.transactions.get(location.index as usize).map(|tx| Bytes::from(tx.encoded_2718())),
         )
     });
-    blocking(&mut module, "debug_traceTransaction", |ctx, params| {
+    timed(&mut module, "debug_traceTransaction", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let hash = args.hash(0)?;
         let options: GethDebugTracingOptions = args.optional(1)?.unwrap_or_default();
@@ -828,7 +858,7 @@ pub fn debug_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
         geth_struct_log_shape(&mut trace);
         Ok(trace)
     });
-    blocking(&mut module, "debug_traceBlockByNumber", |ctx, params| {
+    timed(&mut module, "debug_traceBlockByNumber", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let tag = args.block_tag(0)?;
         let options: GethDebugTracingOptions = args.optional(1)?.unwrap_or_default();
@@ -837,7 +867,7 @@ pub fn debug_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
             .ok_or_else(|| RpcError::Execution(format!("block {tag} not found")))?;
         block_traces(ctx, number, &options)
     });
-    blocking(&mut module, "debug_traceBlockByHash", |ctx, params| {
+    timed(&mut module, "debug_traceBlockByHash", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let hash = args.hash(0)?;
         let options: GethDebugTracingOptions = args.optional(1)?.unwrap_or_default();

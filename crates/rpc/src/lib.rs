@@ -128,6 +128,9 @@ pub struct RpcConfig {
     pub call_gas_cap: u64,
     /// Most installed filters.
     pub max_filters: usize,
+    /// Longest an `eth_call`, `eth_estimateGas`, `eth_createAccessList`, `eth_simulateV1` or `debug_trace*`
+    /// may take before the client gets an error.
+    pub evm_timeout: std::time::Duration,
 }
 
 impl Default for RpcConfig {
@@ -145,6 +148,7 @@ impl Default for RpcConfig {
             max_logs: 20_000,
             call_gas_cap: 50_000_000,
             max_filters: 10_000,
+            evm_timeout: std::time::Duration::from_secs(5),
         }
     }
 }

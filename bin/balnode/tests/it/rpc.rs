@@ -49,7 +49,7 @@ fn start_node() -> Node {
     let mut child = Command::new(env!("CARGO_BIN_EXE_balnode"))
         .args(["node", "--datadir", &datadir, "--chain", &genesis, "--http.port", "0"])
         .args(["--rpc.max-request-size", "100000", "--rpc.batch-limit", "20"])
-        .args(["--rpc.logs-block-range", "10", "--rpc.max-logs", "5"])
+        .args(["--rpc.logs-block-range", "10", "--rpc.max-logs", "5", "--rpc.evm-timeout", "200"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -303,6 +303,16 @@ fn bad_input_gets_json_rpc_errors_and_the_server_keeps_answering() {
     let (status, _) = post(addr, huge.as_bytes());
     assert_eq!(status, 413, "an oversized body is refused");
     checked += 3;
+
+    // A call that loops until its 50M gas are spent takes longer than the 200 ms allowed.
+    let looping = json!({CONTRACT: {"code": "0x5b600056"}});
+    let started = std::time::Instant::now();
+    let response =
+        call(addr, "eth_call", json!([{"to": CONTRACT, "gas": "0x2faf080"}, "latest", looping]));
+    assert_eq!(error_code(&response), Some(-32000), "{response}");
+    assert!(response["error"]["message"].as_str().unwrap().contains("timeout"), "{response}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered on time");
+    checked += 1;
 
     assert!(checked >= 100, "only {checked} bad requests");
     // The server still answers, and correctly.
