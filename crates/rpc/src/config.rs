@@ -9,8 +9,12 @@ use alloy_eips::{
     eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
 };
 use balnode_chainspec::{ChainSpec, ForkCondition, Hardfork, SpecId};
-use balnode_primitives::{Address, U256};
+use balnode_primitives::{Address, B256, U256};
 use serde_json::{Map, Value, json};
+
+/// The hash of mainnet's genesis block.
+const MAINNET_GENESIS_HASH: B256 =
+    balnode_primitives::b256!("0xd4e56740f876aef8c010b86a40d5f56745a118d0906a34e69aec8c0db1cb8fa3");
 
 /// The EIP-7910 name of a precompile, by address.
 fn precompile_name(address: Address) -> Option<&'static str> {
@@ -52,14 +56,20 @@ fn fork_points(spec: &ChainSpec) -> (Vec<u64>, Vec<u64>) {
             ForkCondition::Block(number) if number > 0 => {
                 blocks.insert(number);
             }
-            ForkCondition::TotalDifficulty { fork_block: Some(number), .. } if number > 0 => {
-                blocks.insert(number);
-            }
             ForkCondition::Timestamp(time) if time > genesis_time => {
                 times.insert(time);
             }
             _ => {}
         }
+    }
+    // The merge counts where the chain names its netsplit block (geth's `mergeNetsplitBlock`). The built-in
+    // mainnet records its merge block there so that rules follow from block numbers, but geth's mainnet
+    // config has none: mainnet's fork ids do not count it.
+    let is_mainnet = spec.chain_id() == 1 && spec.genesis_hash() == MAINNET_GENESIS_HASH;
+    if let Some(number) = spec.genesis().config.merge_netsplit_block.filter(|number| *number > 0)
+        && !is_mainnet
+    {
+        blocks.insert(number);
     }
     (blocks.into_iter().collect(), times.into_iter().collect())
 }
@@ -139,4 +149,28 @@ pub(crate) fn eth_config(spec: &ChainSpec, head_time: u64) -> Value {
         "next": next.map(|time| fork_config(spec, time)),
         "last": last.map(|time| fork_config(spec, time)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precompiles_are_named_by_address() {
+        assert_eq!(precompile_name(Address::with_last_byte(1)), Some("ECREC"));
+        assert_eq!(precompile_name(Address::with_last_byte(0x11)), Some("BLS12_MAP_FP2_TO_G2"));
+        let p256 = Address::from_word(B256::from(U256::from(0x100)));
+        assert_eq!(precompile_name(p256), Some("P256VERIFY"));
+        assert_eq!(precompile_name(Address::repeat_byte(1)), None);
+    }
+
+    #[test]
+    fn mainnet_fork_ids_are_the_published_ones() {
+        // EIP-2124 and geth's forkid tests: after Gray Glacier, Shanghai, Cancun and Prague.
+        let spec = balnode_chainspec::mainnet();
+        assert_eq!(fork_id(&spec, 0), "0xf0afd0e3");
+        assert_eq!(fork_id(&spec, 1_681_338_455), "0xdce96c2d");
+        assert_eq!(fork_id(&spec, 1_710_338_135), "0x9f3d2254");
+        assert_eq!(fork_id(&spec, 1_746_612_311), "0xc376cf8b");
+    }
 }

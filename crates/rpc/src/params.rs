@@ -104,3 +104,18 @@ fn decode<T: DeserializeOwned>(index: usize, value: Value) -> RpcResult<T> {
     serde_json::from_value(value)
         .map_err(|error| RpcError::InvalidParams(format!("invalid argument {index}: {error}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_left_padded_and_bounded() {
+        assert_eq!(parse_slot("0x0").unwrap(), B256::ZERO);
+        assert_eq!(parse_slot("0x01").unwrap(), B256::with_last_byte(1));
+        assert_eq!(parse_slot("2").unwrap(), B256::with_last_byte(2));
+        let too_long = format!("0x{}", "0".repeat(65));
+        assert!(parse_slot(&too_long).unwrap_err().contains("too long"));
+        assert!(parse_slot("0xzz").is_err());
+    }
+}
