@@ -38,13 +38,33 @@ impl Drop for Node {
 /// Imports the rpc-compat chain into a temp datadir and starts `balnode node` on a free port with small
 /// limits.
 fn start_node() -> Node {
+    start_node_with(false)
+}
+
+/// [`start_node`]; with `with_bals`, the chain goes in through `balnode bal generate`, which stores the access
+/// list each block would have had.
+fn start_node_with(with_bals: bool) -> Node {
     let dir = tempfile::tempdir().unwrap();
     let datadir = dir.path().join("node").display().to_string();
     let genesis = repo(GENESIS);
     let (ok, _, stderr) = balnode(&["init", "--chain", &genesis, "--datadir", &datadir]);
     assert!(ok, "{stderr}");
-    let (ok, _, stderr) =
-        balnode(&["import", "--chain", &genesis, "--datadir", &datadir, &repo(CHAIN)]);
+    let (ok, _, stderr) = if with_bals {
+        let out = dir.path().join("bal.rlp").display().to_string();
+        balnode(&[
+            "bal",
+            "generate",
+            "--chain",
+            &genesis,
+            "--datadir",
+            &datadir,
+            &repo(CHAIN),
+            "--out",
+            &out,
+        ])
+    } else {
+        balnode(&["import", "--chain", &genesis, "--datadir", &datadir, &repo(CHAIN)])
+    };
     assert!(ok, "{stderr}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_balnode"))
         .args(["node", "--datadir", &datadir, "--chain", &genesis, "--http.port", "0"])
@@ -112,6 +132,27 @@ fn the_node_serves_the_imported_chain() {
     assert_ne!(now["result"], before["result"]);
     let logs = call(node.addr, "eth_getLogs", json!([{"fromBlock": "0x1", "toBlock": "0x1"}]));
     assert!(logs["result"].is_array(), "{logs}");
+}
+
+#[test]
+fn block_access_lists_are_served_as_json_and_rlp() {
+    let node = start_node_with(true);
+    for number in ["0x1", "0x3", "0x2a", "latest"] {
+        let json_list = call(node.addr, "eth_getBlockAccessList", json!([number]));
+        let list: Vec<balnode_primitives::eips::eip7928::AccountChanges> =
+            serde_json::from_value(json_list["result"].clone())
+                .unwrap_or_else(|error| panic!("{error}: {json_list}"));
+        assert!(!list.is_empty(), "block {number} touches accounts");
+        let raw = call(node.addr, "debug_getRawBlockAccessList", json!([number]));
+        let raw: balnode_primitives::Bytes = serde_json::from_value(raw["result"].clone()).unwrap();
+        assert_eq!(
+            balnode_bal::encode(&list),
+            raw,
+            "block {number}: the JSON and the RLP are one list"
+        );
+    }
+    let unknown = call(node.addr, "eth_getBlockAccessList", json!(["0x99"]));
+    assert_eq!(unknown["result"], Value::Null);
 }
 
 #[test]
