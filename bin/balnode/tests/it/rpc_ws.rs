@@ -172,6 +172,13 @@ fn subscriptions_see_blocks_committed_by_another_process() {
     let refused = logs.request(2, "eth_subscribe", json!(["newPendingThings"]));
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
 
+    // The filter API, polled over HTTP-like requests on a third connection.
+    let mut polls = WebSocket::connect(addr);
+    let block_filter = polls.request(1, "eth_newBlockFilter", json!([]))["result"].clone();
+    let log_filter = polls.request(2, "eth_newFilter", json!([{}]))["result"].clone();
+    let nothing_yet = polls.request(3, "eth_getFilterChanges", json!([block_filter]));
+    assert_eq!(nothing_yet["result"], json!([]), "{nothing_yet}");
+
     let (ok, _, stderr) = balnode(&["import", "--chain", &genesis, "--datadir", &datadir, &second]);
     assert!(ok, "{stderr}");
 
@@ -199,6 +206,24 @@ fn subscriptions_see_blocks_committed_by_another_process() {
         received.push(notification["params"]["result"].clone());
     }
     assert_eq!(received, expected);
+    let hashes = polls.request(4, "eth_getFilterChanges", json!([block_filter]));
+    let hashes = hashes["result"].as_array().unwrap().clone();
+    assert_eq!(hashes.len(), 4, "blocks 51..=54");
+    let last = polls.request(5, "eth_getBlockByNumber", json!(["0x36", false]));
+    assert_eq!(hashes[3], last["result"]["hash"]);
+    let again = polls.request(6, "eth_getFilterChanges", json!([block_filter]));
+    assert_eq!(again["result"], json!([]), "a poll reports only what is new");
+    let filtered = polls.request(7, "eth_getFilterChanges", json!([log_filter]));
+    assert_eq!(
+        filtered["result"].as_array().unwrap(),
+        &expected,
+        "the log filter sees the new blocks' logs"
+    );
+    let removed = polls.request(8, "eth_uninstallFilter", json!([log_filter]));
+    assert_eq!(removed["result"], true);
+    let gone = polls.request(9, "eth_getFilterChanges", json!([log_filter]));
+    assert_eq!(gone["error"]["code"], -32602, "{gone}");
+
     let unsubscribed = heads.request(99, "eth_unsubscribe", json!([heads_id]));
     assert_eq!(unsubscribed["result"], true, "{unsubscribed}");
     drop(node);
