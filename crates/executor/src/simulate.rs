@@ -331,8 +331,7 @@ pub fn simulate<P: StateProvider>(
     let mut parent = base.clone();
     let mut parent_hash = base_hash;
     let mut out = Vec::with_capacity(planned.len());
-    // Precompiles moved by overrides so far, in order, and the addresses of the precompiles.
-    let mut moves: Vec<(Address, Address)> = Vec::new();
+    // The addresses of the fork's precompiles (moves start from them in every block).
     let precompile_addresses: std::collections::BTreeSet<Address> =
         crate::precompile_addresses(spec.spec_id_at(base.number + 1, base.timestamp))
             .into_iter()
@@ -341,8 +340,10 @@ pub fn simulate<P: StateProvider>(
     let gas_pool = &mut options.gas_cap.clone();
     for (number, timestamp, sim_block) in planned {
         let overrides = sim_block.block_overrides.clone().unwrap_or_default();
+        // Precompile moves apply to this block only: as geth, each block starts from the fork's precompiles.
+        let mut moves: Vec<(Address, Address)> = Vec::new();
         if let Some(overrides) = &sim_block.state_overrides {
-            // Precompile moves of this block, checked as geth does; they stay for the blocks after it.
+            // Precompile moves of this block, checked as geth does.
             let mut block_moves: Vec<(Address, Address)> = overrides
                 .iter()
                 .filter_map(|(source, account)| {
