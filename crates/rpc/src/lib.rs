@@ -197,6 +197,9 @@ pub fn build_module(context: Arc<RpcContext>) -> RpcModule<()> {
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// Extra methods clash with the configured ones.
+    #[error("cannot add the extra methods: {0}")]
+    Methods(String),
     /// Binding or configuring the listener failed.
     #[error("cannot serve JSON-RPC on {addr}: {source}")]
     Bind {
@@ -219,6 +222,15 @@ pub struct RunningServer {
 
 /// Starts serving `context`'s namespaces on its configured address, HTTP and WebSocket on one port.
 pub async fn start_server(context: Arc<RpcContext>) -> Result<RunningServer, ServerError> {
+    start_server_with(context, RpcModule::new(())).await
+}
+
+/// [`start_server`] with more methods (the devnet's `eth_sendRawTransaction` and `txpool_*`, for example):
+/// `extra` is merged into the configured namespaces; a method name both define is refused.
+pub async fn start_server_with(
+    context: Arc<RpcContext>,
+    extra: RpcModule<()>,
+) -> Result<RunningServer, ServerError> {
     let config = &context.config;
     let addr = config.addr;
     let cors = cors_layer(&config.cors_domains);
@@ -238,7 +250,8 @@ pub async fn start_server(context: Arc<RpcContext>) -> Result<RunningServer, Ser
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;
     let local_addr = server.local_addr().map_err(|source| ServerError::Bind { addr, source })?;
-    let module = build_module(context.clone());
+    let mut module = build_module(context.clone());
+    module.merge(extra).map_err(|error| ServerError::Methods(error.to_string()))?;
     let handle = server.start(module);
     let watcher = tokio::spawn(pubsub::watch_head(context.clone(), context.heads.clone()));
     let stopped = handle.clone();
