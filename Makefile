@@ -10,12 +10,13 @@ KNOWN_FAILURES ?= crates/import/testdata/known-failures.txt
 REPLAY_KNOWN_FAILURES ?= crates/replay/testdata/known-failures.txt
 # `make bench`: measured runs per block and configuration (the median is reported).
 BENCH_RUNS ?= 5
+RPC_KNOWN_FAILURES ?= crates/rpc/testdata/rpc-compat-known-failures.txt
 # The Amsterdam bundle runs under the chain spec's `bal-v5.7` profile (docs/AMSTERDAM.md).
 BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amsterdam
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: differential bench bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: differential bench rpc-compat rpc-client bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -47,8 +48,8 @@ fixtures:
 
 ## conformance: the large suites from $(SHARED)/fixtures: the tests marked ignored in `make test`, then the
 ## blockchain tests through the import path (known failures, each with its reason, in $(KNOWN_FAILURES)) with
-## every block executed both sequentially and BAL-parallel (`--exec-differential`; the Amsterdam blocks with
-## their own lists), the Amsterdam suite once more sequentially only, then the mainnet corpus through
+## every block executed sequentially, BAL-parallel (with the list it built) and optimistically, the outputs
+## compared (`--exec-differential`), the Amsterdam suite once more sequentially only, then the mainnet corpus through
 ## `balnode replay` (known failures in $(REPLAY_KNOWN_FAILURES)).
 conformance: nextest fixtures
 	BALNODE_FIXTURES=$(abspath $(FIXTURES)) $(CARGO) nextest run --workspace --locked --cargo-profile conformance \
@@ -61,14 +62,15 @@ conformance: nextest fixtures
 	RUST_LOG=warn target/conformance/balnode replay --known-failures $(REPLAY_KNOWN_FAILURES) \
 		$(FIXTURES)/mainnet/pevm-blocks
 
-## differential: every blockchain suite in every mode at 1, 2 and 4 threads, three times (long: not in CI):
-## `bal` with the differential check (each block also run the other way) and `sequential`.
+## differential: every blockchain suite at 1, 2 and 4 threads, three times (long: not in CI): with the
+## differential check (each block sequentially, BAL-parallel and optimistically, compared), and in the
+## `optimistic` mode itself (blocks with a list run BAL-parallel from it).
 differential: fixtures
 	$(CARGO) build --profile conformance --locked --bin balnode
-	for run in 1 2 3; do for threads in 1 2 4; do for mode in bal sequential; do \
-		echo "run $$run, $$threads threads, $$mode:"; \
-		out=$$(RUST_LOG=warn,balnode::exec=info target/conformance/balnode test-fixtures --exec $$mode \
-			--exec-threads $$threads --exec-differential --known-failures $(KNOWN_FAILURES) \
+	for run in 1 2 3; do for threads in 1 2 4; do for flags in --exec-differential "--exec optimistic"; do \
+		echo "run $$run, $$threads threads, $$flags:"; \
+		out=$$(RUST_LOG=warn,balnode::exec=info target/conformance/balnode test-fixtures $$flags \
+			--exec-threads $$threads --known-failures $(KNOWN_FAILURES) \
 			$(foreach suite,$(BLOCKCHAIN_SUITES),$(FIXTURES)/blockchain-tests/$(suite)) 2>&1); status=$$?; \
 		echo "$$out" | grep -v '^SKIP\|: [0-9]* passed, 0 failed' | tail -3; test $$status -eq 0 || exit 1; \
 	done; done; done
@@ -79,6 +81,26 @@ bench: build fixtures
 	@mkdir -p target/bench
 	RUST_LOG=warn $(BIN) replay --bench --runs $(BENCH_RUNS) --json-out target/bench/replay.json \
 		$(FIXTURES)/mainnet/pevm-blocks
+
+## rpc-compat: the execution-apis JSON-RPC cases (hive's rpc-compat) against chains/rpc-compat imported into a
+## temporary datadir and served on a free port; known failures, each with its reason, in $(RPC_KNOWN_FAILURES).
+rpc-compat: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	RUST_LOG=warn target/conformance/balnode rpc-compat --chain-dir $(FIXTURES)/chains/rpc-compat \
+		--cases $(FIXTURES)/rpc-compat --known-failures $(RPC_KNOWN_FAILURES)
+
+## rpc-client: the real-client test: ethers.js (npm, pinned by scripts/rpc-client/package-lock.json) reads
+## blocks, balances, receipts, logs, code and a proof from the imported rpc-compat chain over JSON-RPC.
+rpc-client: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	scripts/rpc-client-test.sh target/conformance/balnode $(FIXTURES)/chains/rpc-compat
+
+## bench-rpc: JSON-RPC load on loopback (64 connections, 30 s each for eth_blockNumber, eth_getBalance and
+## eth_call) over the rpc-compat chain: requests per second, p50 and p99 latency.
+bench-rpc: fixtures
+	$(CARGO) build --profile conformance --locked --bin balnode
+	RUST_LOG=warn target/conformance/balnode bench-rpc --chain-dir $(FIXTURES)/chains/rpc-compat \
+		--connections 64 --duration 30
 
 ## bench-import: import throughput (median Mgas/s of 5 runs) on the fixture chains hive-sync and rpc-compat.
 bench-import: build fixtures
@@ -106,10 +128,10 @@ deny:
 	$(CARGO) deny check licenses sources
 
 ## pr: everything a change should pass before it lands.
-pr: fmt-check clippy test docs conformance
+pr: fmt-check clippy test docs conformance rpc-compat rpc-client
 
 ## ci: what .ci/run runs.
-ci: fmt-check clippy test conformance
+ci: fmt-check clippy test conformance rpc-compat rpc-client
 
 clean-fixtures:
 	rm -rf $(FIXTURES)

@@ -2,7 +2,8 @@
 //!
 //! This binary stays thin: it parses the command line, sets up tracing and calls into the crates. Commands:
 //! - `init`: write a chain's genesis into a datadir (idempotent for the same genesis).
-//! - `node`: run a node; for now it prepares a `--dev` datadir and says what is not served yet.
+//! - `node`: run a node: the store and the JSON-RPC server (`--dev` prepares the built-in dev datadir first).
+//! - `rpc-compat`: the execution-apis JSON-RPC cases against a freshly imported chain.
 
 use std::{
     io::IsTerminal,
@@ -13,6 +14,7 @@ use std::{
 };
 
 mod bal_cmd;
+mod node_cmd;
 mod replay_cmd;
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, dev_accounts};
@@ -117,7 +119,7 @@ enum Command {
     /// shared fixtures): each is executed on a temporary MDBX store and its gas used, receipts root and logs
     /// bloom checked against its header. `--bench` measures the execution modes instead.
     Replay(replay_cmd::ReplayArgs),
-    /// Run the node.
+    /// Run the node: the store and the JSON-RPC server (HTTP and WebSocket on one port) until SIGINT/SIGTERM.
     Node {
         /// Run a single-node development chain (the built-in `dev` chain, its funded accounts printed).
         #[arg(long)]
@@ -125,6 +127,39 @@ enum Command {
         /// The directory of the node's data.
         #[arg(long, value_name = "DIR", default_value = "datadir/dev")]
         datadir: PathBuf,
+        /// The chain the datadir holds: `mainnet`, `dev` or a genesis.json (default: the built-in chain with
+        /// the stored chain id).
+        #[arg(long, value_name = "CHAIN")]
+        chain: Option<String>,
+        #[command(flatten)]
+        rpc: node_cmd::RpcArgs,
+    },
+    /// Replay the execution-apis JSON-RPC cases (hive's rpc-compat) against a chain imported into a temporary
+    /// datadir; prints `N passed, N failed` with the differences.
+    RpcCompat {
+        /// The chain directory: genesis.json, chain.rlp and headfcu.json.
+        #[arg(long, value_name = "DIR")]
+        chain_dir: PathBuf,
+        /// The cases: DIR/METHOD/NAME.io.
+        #[arg(long, value_name = "DIR")]
+        cases: PathBuf,
+        /// Cases known to fail, each with its reason.
+        #[arg(long, value_name = "FILE")]
+        known_failures: Option<PathBuf>,
+    },
+    /// Load-test the JSON-RPC server on loopback: a chain imported into a temporary datadir, then
+    /// `eth_blockNumber`, `eth_getBalance` and `eth_call` from many keep-alive connections; prints requests per
+    /// second and p50/p99 latency.
+    BenchRpc {
+        /// The chain directory: genesis.json, chain.rlp and headfcu.json.
+        #[arg(long, value_name = "DIR")]
+        chain_dir: PathBuf,
+        /// Concurrent connections.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Seconds per method.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
     },
 }
 
@@ -234,11 +269,39 @@ fn run(cli: Cli) -> eyre::Result<()> {
             }
         }
         Command::Db { command: DbCommand::VerifyRoot { datadir } } => verify_root(&datadir)?,
+        Command::Db { command: DbCommand::Forkchoice { datadir, file } } => {
+            node_cmd::apply_forkchoice_file(&open_existing(&datadir)?, &file)?;
+        }
         Command::Bal { command } => bal_cmd::run(command)?,
         Command::Replay(args) => replay_cmd::run(args)?,
-        Command::Node { dev: is_dev, datadir } => {
-            eyre::ensure!(is_dev, "only `balnode node --dev` exists so far: pass --dev");
-            node_dev(&datadir)?;
+        Command::Node { dev: is_dev, datadir, chain, rpc } => {
+            if is_dev {
+                node_dev(&datadir)?;
+            }
+            let store = open_existing(&datadir)?;
+            let spec =
+                node_cmd::chain_of(&store, chain.as_deref().or_else(|| is_dev.then_some("dev")))?;
+            node_cmd::serve(store, spec, &rpc)?;
+        }
+        Command::BenchRpc { chain_dir, connections, duration } => {
+            node_cmd::bench_rpc(
+                &chain_dir,
+                connections,
+                Duration::from_secs(duration),
+                import_default,
+                init,
+            )?;
+        }
+        Command::RpcCompat { chain_dir, cases, known_failures } => {
+            if !node_cmd::rpc_compat(
+                &chain_dir,
+                &cases,
+                known_failures.as_deref(),
+                import_default,
+                init,
+            )? {
+                eyre::bail!("some rpc-compat cases failed");
+            }
         }
     }
     Ok(())
@@ -271,6 +334,15 @@ fn open_existing(datadir: &Path) -> eyre::Result<DatabaseEnv> {
     let store = DatabaseEnv::open(datadir)
         .wrap_err_with(|| format!("cannot open the datadir {}", datadir.display()))?;
     Ok(store)
+}
+
+/// [`import`] in the default execution mode.
+fn import_default(
+    spec: Arc<ChainSpec>,
+    datadir: &Path,
+    files: &[PathBuf],
+) -> eyre::Result<(u64, B256)> {
+    import(spec, datadir, files, Execution::default())
 }
 
 /// Imports block files into an initialised datadir of `spec`, with progress on a terminal and periodic log
@@ -447,6 +519,16 @@ enum DbCommand {
         #[arg(long, value_name = "DIR")]
         datadir: PathBuf,
     },
+    /// Set the safe and finalized blocks (the `safe`/`finalized` JSON-RPC tags) from an
+    /// `engine_forkchoiceUpdated` request file such as hive's `headfcu.json`; its head must be the store's.
+    Forkchoice {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+        /// The request file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// Checks the head's state root four ways and prints what agrees; fails naming the first difference.
@@ -492,11 +574,5 @@ fn node_dev(datadir: &Path) -> eyre::Result<()> {
         println!("    ({index}) {} {}", account.address, account.private_key);
     }
     println!();
-    println!(
-        "The datadir is ready. JSON-RPC on http://127.0.0.1:8545 and dev block production are not served"
-    );
-    println!(
-        "yet: they arrive with the RPC and devnet issues. Until then `make run` only prepares the datadir."
-    );
     Ok(())
 }

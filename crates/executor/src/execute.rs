@@ -16,7 +16,7 @@ use alloy_evm::{
 use alloy_hardforks::{EthereumHardfork, EthereumHardforks, ForkCondition};
 use balnode_chainspec::{AmsterdamProfile, ChainSpec, Hardfork};
 use balnode_primitives::{
-    Address, B256, Block, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges, TxEnvelope,
+    Address, B256, Block, Header, KECCAK256_EMPTY, ReceiptEnvelope, StateChanges, TxEnvelope,
     consensus::{Eip658Value, Transaction as _, TxType, transaction::Recovered},
     eips::{
         eip6110::MAINNET_DEPOSIT_CONTRACT_ADDRESS, eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
@@ -69,7 +69,7 @@ pub type IntermediateRoot<'a> = &'a dyn Fn(&StateChanges) -> ProviderResult<B256
 
 /// The chain spec as alloy-evm's block executor wants it.
 #[derive(Debug, Clone)]
-pub(crate) struct ExecutorSpec(Arc<ChainSpec>);
+pub(crate) struct ExecutorSpec(pub(crate) Arc<ChainSpec>);
 
 impl EthereumHardforks for ExecutorSpec {
     fn ethereum_fork_activation(&self, fork: EthereumHardfork) -> ForkCondition {
@@ -233,15 +233,8 @@ where
 pub(crate) type BlockExec<'a, DB> =
     EthBlockExecutor<'a, BalnodeEvm<DB>, ExecutorSpec, AlloyReceiptBuilder>;
 
-/// The block executor for `block` over `db`: the block's EVM environment, the chain's Amsterdam profile
-/// (gas table, state-gas reservoir) and the context of the block-level system calls.
-pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
-    spec: &Arc<ChainSpec>,
-    block: &'a Block,
-    db: DB,
-) -> BlockExec<'a, DB> {
-    let header = &block.header;
-    let body = &block.body;
+/// The EVM environment of a block: alloy-evm's for the header, with the chain spec's Amsterdam profile applied.
+pub(crate) fn block_evm_env(spec: &Arc<ChainSpec>, header: &Header) -> EvmEnv {
     let mut env = EvmEnv::for_eth_block(
         header,
         &**spec,
@@ -249,6 +242,15 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
         spec.blob_params_at(header.timestamp),
     );
     amsterdam::configure(&mut env.cfg_env, spec.amsterdam_profile(), header.gas_limit);
+    env
+}
+
+/// Our EVM over `db` in `env` (see [`block_evm_env`]): the profile's gas table, handler and instructions.
+pub(crate) fn build_evm<DB: alloy_evm::Database>(
+    spec: &ChainSpec,
+    env: EvmEnv,
+    db: DB,
+) -> BalnodeEvm<DB> {
     let spec_id = env.cfg_env.spec;
     let mut evm = EthEvmFactory::default().create_evm(db, env).into_inner();
     for (opcode, gas) in amsterdam::static_gas_overrides(spec.amsterdam_profile(), spec_id) {
@@ -256,7 +258,19 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
     }
     let intrinsic_state_gas = spec.amsterdam_profile() == AmsterdamProfile::BalDevnetV5_7
         && spec_id.is_enabled_in(revm::primitives::hardfork::SpecId::AMSTERDAM);
-    let evm = BalnodeEvm::new(evm, intrinsic_state_gas);
+    BalnodeEvm::new(evm, intrinsic_state_gas)
+}
+
+/// The block executor for `block` over `db`: the block's EVM environment and EVM ([`build_evm`]) and the
+/// context of the block-level system calls.
+pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
+    spec: &Arc<ChainSpec>,
+    block: &'a Block,
+    db: DB,
+) -> BlockExec<'a, DB> {
+    let header = &block.header;
+    let body = &block.body;
+    let evm = build_evm(spec, block_evm_env(spec, header), db);
     let ctx = EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,

@@ -8,6 +8,7 @@
 //! Good starting points:
 //! - [`execute_block`]: a block on its parent state → receipts, gas, requests and [`StateChanges`].
 //! - [`StateProviderDatabase`]: the only seam between revm and storage.
+//! - [`call()`], [`estimate_gas`], [`create_access_list`]: single calls on a block's state, for JSON-RPC.
 //!
 //! ## Feature Flags
 //! None.
@@ -18,6 +19,7 @@
 
 mod amsterdam;
 mod bal;
+mod call;
 mod changes;
 mod database;
 mod deposits;
@@ -27,8 +29,14 @@ mod mode;
 mod optimistic;
 mod parallel;
 mod prefetch;
+mod simulate;
 mod state_gas;
+mod trace;
 
+pub use call::{
+    AccessListOutcome, CallEnv, CallError, CallOutcome, call, create_access_list, estimate_gas,
+    revert_reason,
+};
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
@@ -36,6 +44,11 @@ pub use mode::{ExecMode, OPTIMISTIC_MIN_TRANSACTIONS, Strategy, UnknownExecMode}
 pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};
 pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
 pub use prefetch::{OpenReader, PrefetchStats, PrefetchedState};
+pub use simulate::{
+    MAX_SIMULATED_BLOCKS, SimCall, SimCallFailure, SimulateError, SimulateOptions, SimulatedBlock,
+    simulate,
+};
+pub use trace::{TraceError, trace_block};
 
 use alloy_evm::block::BlockExecutionError;
 use balnode_chainspec::{ChainSpec, Hardfork};
@@ -108,6 +121,18 @@ impl ExecutionError {
 
 /// The largest contract code a block may deploy: EIP-170's 24 KiB, raised by EIP-7954 in Amsterdam (to
 /// 64 KiB; 32 KiB under the `bal-v5.7` profile). A block access list's code changes are bounded by it too.
+/// The addresses of the precompiles active under `spec`.
+pub fn precompile_addresses(
+    spec: revm::primitives::hardfork::SpecId,
+) -> Vec<balnode_primitives::Address> {
+    revm::precompile::Precompiles::new(revm::precompile::PrecompileSpecId::from_spec_id(spec))
+        .addresses()
+        .copied()
+        .collect()
+}
+
+/// The largest contract code a block may deploy: EIP-170's 24 KiB, raised to 64 KiB by EIP-7954 in
+/// Amsterdam. A block access list's code changes are bounded by it too.
 pub fn max_code_size(spec: &ChainSpec, number: u64, timestamp: u64) -> usize {
     if spec.is_active_at(Hardfork::Amsterdam, number, timestamp) {
         amsterdam::max_code_size(spec.amsterdam_profile())

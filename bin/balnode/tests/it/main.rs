@@ -3,6 +3,8 @@
 mod bal;
 mod import;
 mod replay;
+mod rpc;
+mod rpc_ws;
 
 use std::{path::Path, process::Command};
 
@@ -97,11 +99,34 @@ fn a_genesis_file_initialises_like_a_built_in_chain() {
 fn node_dev_prepares_the_datadir_and_prints_the_accounts() {
     let dir = tempfile::tempdir().unwrap();
     let datadir = dir.path().join("dev");
-    let (ok, stdout, stderr) = balnode(&["node", "--dev", "--datadir", datadir_arg(&datadir)]);
-    assert!(ok, "{stderr}");
-    assert!(stdout.contains("chain id:  1337"), "{stdout}");
-    assert!(stdout.contains("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"), "{stdout}");
-    // A second start reuses the datadir.
-    let (ok, _, stderr) = balnode(&["node", "--dev", "--datadir", datadir_arg(&datadir)]);
-    assert!(ok, "{stderr}");
+    // Twice: the second start reuses the datadir. Each run serves until SIGTERM and then exits cleanly.
+    for _ in 0..2 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balnode"))
+            .args(["node", "--dev", "--datadir", datadir_arg(&datadir), "--http.port", "0"])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut printed = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line.unwrap();
+            printed.push_str(&line);
+            printed.push('\n');
+            if line.starts_with("JSON-RPC on http://") {
+                break;
+            }
+        }
+        assert!(printed.contains("chain id:  1337"), "{printed}");
+        assert!(printed.contains("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"), "{printed}");
+        assert!(printed.contains("(chain id 1337)"), "{printed}");
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert!(status.success(), "SIGTERM ends the node cleanly: {status}");
+    }
 }

@@ -214,7 +214,7 @@ fn the_rpc_compat_chain_imports_optimistically_and_every_mode_agrees() {
         // Every block also runs sequentially, BAL-parallel and optimistically, and the outputs are compared.
         execution.differential = differential;
         let importer = Importer::new(spec.clone(), store).with_execution(execution.clone());
-        let summary = import_files(&importer, &[chain.clone()], |_, _| {}).unwrap();
+        let summary = import_files(&importer, std::slice::from_ref(&chain), |_, _| {}).unwrap();
         assert_eq!(summary.imported, 54);
         let counters = &execution.counters;
         assert_eq!((load(&counters.disagreements), load(&counters.fallbacks)), (0, 0));

@@ -195,6 +195,27 @@ pub trait ChainInfoReader {
     fn chain_info(&self) -> ProviderResult<ChainInfo>;
 }
 
+/// The safe and finalized blocks a consensus client (or the dev node) last named, by number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ForkchoiceMarkers {
+    /// The latest safe block, `None` before any forkchoice named one.
+    pub safe: Option<BlockNumber>,
+    /// The latest finalized block, `None` before any forkchoice named one.
+    pub finalized: Option<BlockNumber>,
+}
+
+/// Reads and records the safe and finalized markers (the `safe` and `finalized` block tags of JSON-RPC).
+///
+/// The head itself is moved only by [`BlockWriter`]; these markers are written by whoever follows a forkchoice.
+#[auto_impl::auto_impl(&, Arc, Box)]
+pub trait ForkchoiceStore {
+    /// The markers as last recorded.
+    fn forkchoice_markers(&self) -> ProviderResult<ForkchoiceMarkers>;
+
+    /// Records the markers. A marker above the head is refused with [`ProviderError::StateNotAvailable`].
+    fn set_forkchoice_markers(&self, markers: ForkchoiceMarkers) -> ProviderResult<()>;
+}
+
 /// A validated block with everything the store keeps about it.
 #[derive(Debug, Clone)]
 pub struct BlockToCommit {
@@ -317,6 +338,14 @@ pub trait StateProofProvider: Send + Sync {
         address: Address,
         slots: &[StorageKey],
     ) -> ProviderResult<AccountProof>;
+}
+
+/// State roots of hypothetical states, for `eth_simulateV1`.
+#[auto_impl::auto_impl(&, Arc, Box)]
+pub trait StateRootProvider: Send + Sync {
+    /// The state root of the state after block `number` with `changes` (post-values) laid over it; nothing is
+    /// written. Fails with [`ProviderError::StateNotAvailable`] above the head.
+    fn state_root_with(&self, number: BlockNumber, changes: &StateChanges) -> ProviderResult<B256>;
 }
 
 /// Commits blocks. Every path that produces blocks goes through here.

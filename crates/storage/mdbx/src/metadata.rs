@@ -9,7 +9,7 @@ use crate::{
     tx::DbTx,
 };
 use balnode_primitives::{B256, BlockHash, BlockNumber, Bytes};
-use balnode_storage_api::{ChainInfo, ProviderError, ProviderResult};
+use balnode_storage_api::{ChainInfo, ForkchoiceMarkers, ProviderError, ProviderResult};
 use signet_libmdbx::{Rw, TransactionKind};
 
 /// Reads the value at `key` and decodes it with `decode`.
@@ -83,4 +83,31 @@ pub(crate) fn write_head(
     hash: BlockHash,
 ) -> ProviderResult<()> {
     write(tx, MetadataKey::Head, &[number.to_be_bytes().as_slice(), hash.as_slice()].concat())
+}
+
+/// The safe and finalized markers.
+pub(crate) fn forkchoice_markers<K: TransactionKind>(
+    tx: &DbTx<K>,
+) -> ProviderResult<ForkchoiceMarkers> {
+    let safe = read(tx, MetadataKey::Safe, u64::decode)?;
+    let finalized = read(tx, MetadataKey::Finalized, u64::decode)?;
+    Ok(ForkchoiceMarkers { safe, finalized })
+}
+
+/// Records the safe and finalized markers; a marker that is `None` is removed.
+pub(crate) fn write_forkchoice_markers(
+    tx: &DbTx<Rw>,
+    markers: ForkchoiceMarkers,
+) -> ProviderResult<()> {
+    for (key, value) in
+        [(MetadataKey::Safe, markers.safe), (MetadataKey::Finalized, markers.finalized)]
+    {
+        match value {
+            Some(number) => write(tx, key, &number.to_be_bytes())?,
+            None => {
+                tx.delete::<Metadata>(&key)?;
+            }
+        }
+    }
+    Ok(())
 }

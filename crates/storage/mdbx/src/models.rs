@@ -181,11 +181,22 @@ pub enum MetadataKey {
     GenesisHash,
     /// The number and hash of the head block.
     Head,
+    /// The number of the latest safe block.
+    Safe,
+    /// The number of the latest finalized block.
+    Finalized,
 }
 
 impl MetadataKey {
     /// Every key, in no particular order.
-    const ALL: [Self; 4] = [Self::SchemaVersion, Self::ChainId, Self::GenesisHash, Self::Head];
+    const ALL: [Self; 6] = [
+        Self::SchemaVersion,
+        Self::ChainId,
+        Self::GenesisHash,
+        Self::Head,
+        Self::Safe,
+        Self::Finalized,
+    ];
 
     /// The key's name as stored.
     pub const fn name(self) -> &'static str {
@@ -194,6 +205,8 @@ impl MetadataKey {
             Self::ChainId => "chain_id",
             Self::GenesisHash => "genesis_hash",
             Self::Head => "head",
+            Self::Safe => "safe",
+            Self::Finalized => "finalized",
         }
     }
 }

@@ -15,8 +15,8 @@ use balnode_primitives::{
     Address, BlockBody, BlockHash, BlockNumber, Bytes, Header, ReceiptEnvelope, TxEnvelope, TxHash,
 };
 use balnode_storage_api::{
-    BlockHashReader, BlockReader, ChainInfo, ChainInfoReader, HeaderProvider, ProviderError,
-    ProviderResult, StateProvider, StateProviderFactory, TxLocation,
+    BlockHashReader, BlockReader, ChainInfo, ChainInfoReader, ForkchoiceMarkers, ForkchoiceStore,
+    HeaderProvider, ProviderError, ProviderResult, StateProvider, StateProviderFactory, TxLocation,
 };
 use signet_libmdbx::RoSync;
 
@@ -160,5 +160,23 @@ impl BlockReader for DatabaseEnv {
 impl ChainInfoReader for DatabaseEnv {
     fn chain_info(&self) -> ProviderResult<ChainInfo> {
         self.provider()?.chain_info()
+    }
+}
+
+impl ForkchoiceStore for DatabaseEnv {
+    fn forkchoice_markers(&self) -> ProviderResult<ForkchoiceMarkers> {
+        metadata::forkchoice_markers(&self.tx_ro()?)
+    }
+
+    fn set_forkchoice_markers(&self, markers: ForkchoiceMarkers) -> ProviderResult<()> {
+        let tx = self.tx_rw()?;
+        let (head, _) = metadata::require_head(&tx)?;
+        for number in [markers.safe, markers.finalized].into_iter().flatten() {
+            if number > head {
+                return Err(ProviderError::StateNotAvailable { requested: number, head });
+            }
+        }
+        metadata::write_forkchoice_markers(&tx, markers)?;
+        tx.commit()
     }
 }

@@ -16,11 +16,11 @@ use crate::{
     tx::{DbTx, TableCursor},
 };
 use balnode_primitives::{
-    Account, Address, B256, BlockNumber, StorageKey, U256, keccak256,
+    Account, Address, B256, BlockNumber, StateChanges, StorageKey, U256, keccak256,
     trie::{BranchNodeCompact, Nibbles},
 };
 use balnode_storage_api::{
-    AccountProof, ProviderError, ProviderResult, StateProofProvider, TrieUpdates,
+    AccountProof, ProviderError, ProviderResult, StateProofProvider, StateRootProvider, TrieUpdates,
 };
 use balnode_trie::{
     HashedCursor, HashedCursorFactory, HashedPostState, TrieCheck, TrieCursor, TrieCursorFactory,
@@ -251,6 +251,32 @@ pub(crate) fn revert_state<K: TransactionKind>(
         hashed.slots.extend(slots.into_iter().map(|(slot, value)| (keccak256(slot), value)));
     }
     Ok(state)
+}
+
+impl StateRootProvider for DatabaseEnv {
+    fn state_root_with(&self, number: BlockNumber, changes: &StateChanges) -> ProviderResult<B256> {
+        let tx = self.tx_ro()?;
+        let (head, _) = metadata::require_head(&tx)?;
+        if number > head {
+            return Err(ProviderError::StateNotAvailable { requested: number, head });
+        }
+        let mut overlay = if number == head {
+            HashedPostState::default()
+        } else {
+            revert_state(&tx, number, head)?
+        };
+        let changes = HashedPostState::from_changes(changes);
+        overlay.accounts.extend(changes.accounts);
+        for (hashed_address, storage) in changes.storages {
+            let merged = overlay.storages.entry(hashed_address).or_default();
+            if storage.wiped {
+                *merged = storage;
+            } else {
+                merged.slots.extend(storage.slots);
+            }
+        }
+        Ok(balnode_trie::state_root(&tx, &overlay)?.root)
+    }
 }
 
 impl StateProofProvider for DatabaseEnv {

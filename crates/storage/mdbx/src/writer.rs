@@ -98,6 +98,11 @@ impl BlockWriter for DatabaseEnv {
         let target_hash =
             tx.get::<CanonicalHashes>(&target)?.ok_or(ProviderError::BlockNotFound(target))?;
         metadata::write_head(&tx, target, target_hash)?;
+        // Markers above the new head name blocks the store no longer has.
+        let mut markers = metadata::forkchoice_markers(&tx)?;
+        markers.safe = markers.safe.map(|number| number.min(target));
+        markers.finalized = markers.finalized.map(|number| number.min(target));
+        metadata::write_forkchoice_markers(&tx, markers)?;
         tx.commit()?;
         debug!(target: "storage::mdbx", from = head, to = target, "Unwound blocks");
         Ok(())
