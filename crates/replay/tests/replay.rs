@@ -146,3 +146,36 @@ fn critical_path_of_a_real_block_is_within_its_gas() {
     assert!(path.critical_gas > 0 && path.critical_gas <= path.total_gas);
     assert!(path.ideal_speedup >= 1.0);
 }
+
+/// A corpus bundle from `$BALNODE_FIXTURES/mainnet/pevm-blocks` (`make conformance` unpacks it).
+fn corpus_bundle(number: u64) -> PathBuf {
+    let dir = std::env::var_os("BALNODE_FIXTURES")
+        .expect("BALNODE_FIXTURES must name the unpacked fixtures (make conformance sets it)");
+    PathBuf::from(dir).join("mainnet/pevm-blocks/blocks").join(number.to_string())
+}
+
+/// Block 5891667: 380 transfers, 379 of them sent by the block's own beneficiary (a pool's payouts). Its fee
+/// credits commute, but its nonce chains the payouts: the critical path is the whole block.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn a_beneficiary_sending_transactions_chains_them_through_its_nonce() {
+    let bundle = load_bundle(&corpus_bundle(5_891_667)).unwrap();
+    let beneficiary = bundle.block.header.beneficiary;
+    assert_eq!(bundle.senders.iter().filter(|sender| **sender == beneficiary).count(), 379);
+    let accesses = transaction_accesses(&mainnet(), &bundle).unwrap();
+    let path = critical_path(&accesses);
+    assert_eq!(path.chain_length, 380);
+    assert_eq!(path.critical_gas, bundle.gas_used());
+}
+
+/// Block 14029313: 724 transactions whose fee credits alone would chain them all; with them commuting the
+/// critical path is a fraction of the block.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn fee_credits_do_not_chain_transactions() {
+    let bundle = load_bundle(&corpus_bundle(14_029_313)).unwrap();
+    let path = critical_path(&transaction_accesses(&mainnet(), &bundle).unwrap());
+    assert_eq!(path.total_gas, bundle.gas_used());
+    assert!(path.chain_length < bundle.transaction_count() / 2, "{path:?}");
+    assert!(path.ideal_speedup > 2.0, "{path:?}");
+}
