@@ -369,7 +369,7 @@ pub fn run_bench(
         let env = evm_env(spec, &bundle);
         let db = memory_db(&bundle);
         let memory = MemoryState::of(&bundle);
-        let memory_view = BundleStateView::new(&memory, number, bundle.block.header.parent_hash);
+        let memory_view = BundleStateView::new(&memory, bundle.block_hashes.clone());
         let configurations: Vec<(ExecMode, usize)> = ExecMode::ALL
             .iter()
             .flat_map(|&mode| mode.thread_counts().iter().map(move |&threads| (mode, threads)))

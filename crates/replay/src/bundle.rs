@@ -27,6 +27,8 @@ use serde::Deserialize;
 pub const BLOCK_FILE: &str = "block.json";
 /// The file of a bundle holding the pre-state.
 pub const PRE_STATE_FILE: &str = "pre_state.json";
+/// The file of a bundle holding the hashes of earlier blocks its `BLOCKHASH` reads (optional: number → hash).
+pub const BLOCK_HASHES_FILE: &str = "block_hashes.json";
 /// The file of a bundle holding the block's access list (RLP, as `balnode-bal` encodes it), when generated.
 pub const BAL_FILE: &str = "block_access_list.rlp";
 
@@ -127,6 +129,9 @@ pub struct Bundle {
     pub senders: Vec<Address>,
     /// The accounts the block touches, as they were before it.
     pub pre_state: BTreeMap<Address, PreAccount>,
+    /// The hashes of earlier blocks that `BLOCKHASH` reads ([`BLOCK_HASHES_FILE`]; the parent's, from the
+    /// header, is always there).
+    pub block_hashes: BTreeMap<u64, B256>,
     /// The block's access list, when the bundle has one ([`BAL_FILE`]): its RLP and its decoding.
     pub block_access_list: Option<(Bytes, BlockAccessList)>,
 }
@@ -268,6 +273,40 @@ pub fn load_bundle_with(
         .map(|(address, json)| Ok((address, pre_account(number, address, json)?)))
         .collect::<Result<_, BundleError>>()?;
 
+    let mut block_hashes: BTreeMap<u64, B256> = match fs::read(dir.join(BLOCK_HASHES_FILE)) {
+        Ok(bytes) => {
+            let raw: BTreeMap<String, B256> = parse_json(dir, BLOCK_HASHES_FILE, &bytes)?;
+            raw.into_iter()
+                .map(|(key, hash)| match key.parse::<u64>() {
+                    Ok(earlier) if earlier < number => Ok((earlier, hash)),
+                    _ => Err(BundleError::Block {
+                        number,
+                        file: BLOCK_HASHES_FILE,
+                        reason: format!("entry `{key}` is not the number of an earlier block"),
+                    }),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(source) => {
+            return Err(BundleError::Io { dir: dir.to_owned(), file: BLOCK_HASHES_FILE, source });
+        }
+    };
+    if let Some(parent) = number.checked_sub(1) {
+        let parent_hash = block.header.parent_hash;
+        if let Some(listed) = block_hashes.insert(parent, parent_hash)
+            && listed != parent_hash
+        {
+            return Err(BundleError::Block {
+                number,
+                file: BLOCK_HASHES_FILE,
+                reason: format!(
+                    "block {parent} is listed as {listed}, the header's parent hash is {parent_hash}"
+                ),
+            });
+        }
+    }
+
     let block_access_list = match fs::read(dir.join(BAL_FILE)) {
         Ok(rlp) => {
             let list =
@@ -285,6 +324,7 @@ pub fn load_bundle_with(
         ommer_hashes,
         senders,
         pre_state,
+        block_hashes,
         block_access_list,
     })
 }

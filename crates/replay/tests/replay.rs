@@ -8,7 +8,7 @@ use std::{
 use balnode_chainspec::mainnet;
 use balnode_replay::{
     ReplayError,
-    bundle::{BAL_FILE, BundleError, PRE_STATE_FILE, find_bundles, load_bundle},
+    bundle::{BAL_FILE, BLOCK_HASHES_FILE, BundleError, PRE_STATE_FILE, find_bundles, load_bundle},
     critical_path::{critical_path, transaction_accesses},
     replay::{PRE_BYZANTIUM_RECEIPTS_UNCHECKED, replay_bundle},
     write_block_access_list,
@@ -178,4 +178,41 @@ fn fee_credits_do_not_chain_transactions() {
     assert_eq!(path.total_gas, bundle.gas_used());
     assert!(path.chain_length < bundle.transaction_count() / 2, "{path:?}");
     assert!(path.ideal_speedup > 2.0, "{path:?}");
+}
+
+/// Block 4864590 executes `BLOCKHASH(4864586)`: answered from its `block_hashes.json` it passes; without that
+/// file the block fails, naming the block number it could not answer.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn blockhash_is_answered_from_the_bundle_or_reported() {
+    let source = corpus_bundle(4_864_590);
+    let bundle = load_bundle(&source).unwrap();
+    assert!(bundle.block_hashes.contains_key(&4_864_586));
+    let report = replay_bundle(&mainnet(), &bundle, false, None).unwrap();
+    assert!(report.passed(), "{:?}", report.failures);
+
+    let tmp = tempfile::tempdir().unwrap();
+    for file in ["block.json", PRE_STATE_FILE] {
+        fs::copy(source.join(file), tmp.path().join(file)).unwrap();
+    }
+    let without = load_bundle(tmp.path()).unwrap();
+    let report = replay_bundle(&mainnet(), &without, false, None).unwrap();
+    assert_eq!(report.missed.block_hashes.iter().copied().collect::<Vec<_>>(), [4_864_586]);
+    assert!(
+        report.failures[0].starts_with("BLOCKHASH(4864586) was executed"),
+        "{:?}",
+        report.failures
+    );
+}
+
+#[test]
+fn a_block_hash_list_that_contradicts_the_header_is_refused() {
+    let (_tmp, dir) = edited_copy(46147, |_| {});
+    fs::write(dir.join(BLOCK_HASHES_FILE), format!(r#"{{"46146": "0x{}"}}"#, "22".repeat(32)))
+        .unwrap();
+    let error = load_bundle(&dir).unwrap_err();
+    assert!(
+        matches!(error, BundleError::Block { number: 46147, file: BLOCK_HASHES_FILE, .. }),
+        "{error}"
+    );
 }
