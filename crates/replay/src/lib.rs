@@ -7,7 +7,7 @@
 //! cannot answer (`BLOCKHASH` of any block but the parent, accounts it lacks) are recorded, never guessed
 //! silently.
 //!
-//! [`bench`] measures each execution mode ([`bench::ExecMode`]) against raw revm on an in-memory `CacheDB`
+//! [`bench`](mod@bench) measures each execution mode ([`bench::ExecMode`]) against raw revm on an in-memory `CacheDB`
 //! ([`revm_floor`]) and computes each block's critical path ([`critical_path`]).
 //!
 //! Good starting points:
