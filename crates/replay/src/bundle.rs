@@ -92,6 +92,9 @@ pub enum BundleError {
         /// What was wrong.
         reason: String,
     },
+    /// A compact bundle (`balnode replay convert`) could not be read.
+    #[error(transparent)]
+    Compact(#[from] crate::compact::CompactError),
     /// The access list file does not decode.
     #[error("block {number}: {BAL_FILE}: {source}")]
     Bal {
@@ -117,7 +120,7 @@ pub struct PreAccount {
 /// A loaded, checked bundle.
 #[derive(Debug, Clone)]
 pub struct Bundle {
-    /// The directory it came from.
+    /// The directory it came from (the file, for a compact bundle).
     pub dir: PathBuf,
     /// The block.
     pub block: Block,
@@ -329,8 +332,12 @@ pub fn load_bundle_with(
     })
 }
 
-/// Loads and checks the bundle in `dir`, a mainnet block (EIP-2's low `s` from mainnet's Homestead block).
+/// Loads and checks the bundle in `dir`, a mainnet block (EIP-2's low `s` from mainnet's Homestead block), or
+/// the compact bundle file `dir` ([`crate::compact`]).
 pub fn load_bundle(dir: &Path) -> Result<Bundle, BundleError> {
+    if is_compact(dir) {
+        return Ok(crate::compact::read_compact(dir)?);
+    }
     let spec = balnode_chainspec::mainnet();
     load_bundle_with(dir, |number| {
         spec.is_active_at(balnode_chainspec::Hardfork::Homestead, number, 0)
@@ -382,24 +389,30 @@ fn pre_account(
     })
 }
 
-/// The bundle directories under `path`: `path` itself when it holds a [`BLOCK_FILE`], else its
-/// subdirectories that do (one level, or two for a corpus whose bundles sit under `blocks/`), sorted by block
-/// number where the directory is named by one.
+/// Whether `path` is a compact bundle file (`<number>.balbundle`).
+fn is_compact(path: &Path) -> bool {
+    path.is_file()
+        && path.extension().is_some_and(|extension| extension == crate::compact::COMPACT_EXTENSION)
+}
+
+/// The bundles under `path`: `path` itself when it holds a [`BLOCK_FILE`] or is a compact bundle file, else its
+/// subdirectories that hold one and its compact bundle files (one level, or two for a corpus whose bundles sit
+/// under `blocks/`), sorted by block number where the name is one.
 pub fn find_bundles(path: &Path) -> std::io::Result<Vec<PathBuf>> {
-    if path.join(BLOCK_FILE).is_file() {
+    if path.join(BLOCK_FILE).is_file() || is_compact(path) {
         return Ok(vec![path.to_owned()]);
     }
     let mut found = Vec::new();
     for entry in fs::read_dir(path)? {
         let dir = entry?.path();
-        if dir.join(BLOCK_FILE).is_file() {
+        if dir.join(BLOCK_FILE).is_file() || is_compact(&dir) {
             found.push(dir);
         } else if dir.is_dir() && dir.file_name().is_some_and(|name| name == "blocks") {
             found.extend(find_bundles(&dir)?);
         }
     }
     found.sort_by_key(|dir| {
-        let number = dir.file_name().and_then(|name| name.to_str()?.parse::<u64>().ok());
+        let number = dir.file_stem().and_then(|name| name.to_str()?.parse::<u64>().ok());
         (number.unwrap_or(u64::MAX), dir.clone())
     });
     Ok(found)

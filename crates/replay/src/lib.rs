@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod bundle;
+pub mod compact;
 pub mod critical_path;
 pub mod replay;
 pub mod revm_floor;

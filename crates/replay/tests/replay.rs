@@ -9,6 +9,7 @@ use balnode_chainspec::mainnet;
 use balnode_replay::{
     ReplayError,
     bundle::{BAL_FILE, BLOCK_HASHES_FILE, BundleError, PRE_STATE_FILE, find_bundles, load_bundle},
+    compact::{COMPACT_EXTENSION, write_compact},
     critical_path::{critical_path, transaction_accesses},
     replay::{PRE_BYZANTIUM_RECEIPTS_UNCHECKED, replay_bundle},
     write_block_access_list,
@@ -215,4 +216,32 @@ fn a_block_hash_list_that_contradicts_the_header_is_refused() {
         matches!(error, BundleError::Block { number: 46147, file: BLOCK_HASHES_FILE, .. }),
         "{error}"
     );
+}
+
+#[test]
+fn compact_bundles_round_trip_and_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    for number in [46147u64, 9068998] {
+        let bundle = load_bundle(&bundles().join(number.to_string())).unwrap();
+        let path = write_compact(&bundle, tmp.path()).unwrap();
+        assert_eq!(path, tmp.path().join(format!("{number}.{COMPACT_EXTENSION}")));
+        let back = load_bundle(&path).unwrap();
+        assert_eq!(back.block, bundle.block);
+        assert_eq!(back.hash, bundle.hash);
+        assert_eq!(back.senders, bundle.senders);
+        assert_eq!(back.pre_state, bundle.pre_state);
+        assert_eq!(back.block_hashes, bundle.block_hashes);
+        assert!(replay_bundle(&mainnet(), &back, false, None).unwrap().passed());
+    }
+    let found = find_bundles(tmp.path()).unwrap();
+    assert_eq!(found.len(), 2);
+
+    // A damaged file names itself.
+    let path = tmp.path().join(format!("46147.{COMPACT_EXTENSION}"));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    fs::write(&path, bytes).unwrap();
+    let error = load_bundle(&path).unwrap_err();
+    assert!(matches!(error, BundleError::Compact(_)), "{error}");
+    assert!(error.to_string().contains("46147.balbundle"), "{error}");
 }
