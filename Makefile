@@ -9,7 +9,7 @@ NEXTEST_VERSION ?= 0.9.143
 KNOWN_FAILURES ?= crates/import/testdata/known-failures.txt
 REPLAY_KNOWN_FAILURES ?= crates/replay/testdata/known-failures.txt
 # `make bench`: measured runs per block and configuration (the median is reported).
-BENCH_RUNS ?= 5
+BENCH_RUNS ?= 9
 RPC_KNOWN_FAILURES ?= crates/rpc/testdata/rpc-compat-known-failures.txt
 # The Amsterdam bundle runs under the chain spec's `bal-v5.7` profile (docs/AMSTERDAM.md).
 BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amsterdam

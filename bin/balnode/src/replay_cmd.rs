@@ -12,21 +12,25 @@ use balnode_import::{Imported, Importer, import_files};
 use balnode_replay::{
     bench::{BenchConfig, run_bench},
     bundle::{find_bundles, load_bundle},
+    compact::write_compact,
     replay::replay_bundle,
     write_block_access_list,
 };
 use balnode_storage_mdbx::DatabaseEnv;
-use clap::Args;
+use clap::{Args, Subcommand};
 use eyre::WrapErr;
 use rayon::prelude::*;
 use tracing::info;
 
 /// `balnode replay` arguments.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct ReplayArgs {
-    /// Bundles: a bundle directory (`block.json` + `pre_state.json`), or a directory of them (such as the
-    /// corpus's `blocks/`, or the folder holding it). With `--datadir`: block files (RLP, plain or .gz, with or
-    /// without access lists).
+    #[command(subcommand)]
+    command: Option<ReplayCommand>,
+    /// Bundles: a bundle directory (`block.json` + `pre_state.json`) or compact bundle (`.balbundle`), or a
+    /// directory of them (such as the corpus's `blocks/`, or the folder holding it). With `--datadir`: block
+    /// files (RLP, plain or .gz, with or without access lists).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// Replay block files on top of this initialised datadir instead of bundles: every block goes through the
@@ -66,8 +70,26 @@ pub(crate) struct ReplayArgs {
     tmp: Option<PathBuf>,
 }
 
+/// `balnode replay` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReplayCommand {
+    /// Convert bundles to the compact format: one `<number>.balbundle` per block (snappy RLP: the block, its
+    /// senders, the pre-state, block hashes and access list; docs/REPLAY.md), checked as they are read.
+    Convert {
+        /// The directory to write them to.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Bundles, or directories of them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
 /// Runs `balnode replay`.
 pub(crate) fn run(args: ReplayArgs) -> eyre::Result<()> {
+    if let Some(ReplayCommand::Convert { out, paths }) = &args.command {
+        return convert(paths, out);
+    }
     if let Some(datadir) = &args.datadir {
         return replay_files(&args.chain, datadir, &args.paths, args.tmp.as_deref());
     }
@@ -263,4 +285,40 @@ fn replay_files(
             eyre::bail!("a block failed to replay")
         }
     }
+}
+
+/// The bundles under `paths`.
+fn bundle_paths(paths: &[PathBuf]) -> eyre::Result<Vec<PathBuf>> {
+    let mut dirs = Vec::new();
+    for path in paths {
+        let found =
+            find_bundles(path).wrap_err_with(|| format!("cannot read {}", path.display()))?;
+        eyre::ensure!(
+            !found.is_empty(),
+            "{}: no bundle (a folder with block.json, or a .balbundle file) found",
+            path.display()
+        );
+        dirs.extend(found);
+    }
+    Ok(dirs)
+}
+
+/// `balnode replay convert`: every bundle under `paths` to `<out>/<number>.balbundle`.
+fn convert(paths: &[PathBuf], out: &Path) -> eyre::Result<()> {
+    let dirs = bundle_paths(paths)?;
+    let (mut read, mut written) = (0u64, 0u64);
+    for dir in &dirs {
+        let bundle = load_bundle(dir)?;
+        let path = write_compact(&bundle, out)?;
+        read += std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .filter_map(|entry| entry.ok()?.metadata().ok())
+                .map(|metadata| metadata.len())
+                .sum()
+        });
+        written += std::fs::metadata(&path)?.len();
+        println!("{}", path.display());
+    }
+    println!("{} bundles converted: {read} bytes of JSON to {written} bytes", dirs.len());
+    Ok(())
 }

@@ -27,6 +27,8 @@ use serde::Deserialize;
 pub const BLOCK_FILE: &str = "block.json";
 /// The file of a bundle holding the pre-state.
 pub const PRE_STATE_FILE: &str = "pre_state.json";
+/// The file of a bundle holding the hashes of earlier blocks its `BLOCKHASH` reads (optional: number → hash).
+pub const BLOCK_HASHES_FILE: &str = "block_hashes.json";
 /// The file of a bundle holding the block's access list (RLP, as `balnode-bal` encodes it), when generated.
 pub const BAL_FILE: &str = "block_access_list.rlp";
 
@@ -90,6 +92,9 @@ pub enum BundleError {
         /// What was wrong.
         reason: String,
     },
+    /// A compact bundle (`balnode replay convert`) could not be read.
+    #[error(transparent)]
+    Compact(#[from] crate::compact::CompactError),
     /// The access list file does not decode.
     #[error("block {number}: {BAL_FILE}: {source}")]
     Bal {
@@ -115,7 +120,7 @@ pub struct PreAccount {
 /// A loaded, checked bundle.
 #[derive(Debug, Clone)]
 pub struct Bundle {
-    /// The directory it came from.
+    /// The directory it came from (the file, for a compact bundle).
     pub dir: PathBuf,
     /// The block.
     pub block: Block,
@@ -127,6 +132,9 @@ pub struct Bundle {
     pub senders: Vec<Address>,
     /// The accounts the block touches, as they were before it.
     pub pre_state: BTreeMap<Address, PreAccount>,
+    /// The hashes of earlier blocks that `BLOCKHASH` reads ([`BLOCK_HASHES_FILE`]; the parent's, from the
+    /// header, is always there).
+    pub block_hashes: BTreeMap<u64, B256>,
     /// The block's access list, when the bundle has one ([`BAL_FILE`]): its RLP and its decoding.
     pub block_access_list: Option<(Bytes, BlockAccessList)>,
 }
@@ -268,6 +276,40 @@ pub fn load_bundle_with(
         .map(|(address, json)| Ok((address, pre_account(number, address, json)?)))
         .collect::<Result<_, BundleError>>()?;
 
+    let mut block_hashes: BTreeMap<u64, B256> = match fs::read(dir.join(BLOCK_HASHES_FILE)) {
+        Ok(bytes) => {
+            let raw: BTreeMap<String, B256> = parse_json(dir, BLOCK_HASHES_FILE, &bytes)?;
+            raw.into_iter()
+                .map(|(key, hash)| match key.parse::<u64>() {
+                    Ok(earlier) if earlier < number => Ok((earlier, hash)),
+                    _ => Err(BundleError::Block {
+                        number,
+                        file: BLOCK_HASHES_FILE,
+                        reason: format!("entry `{key}` is not the number of an earlier block"),
+                    }),
+                })
+                .collect::<Result<_, _>>()?
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+        Err(source) => {
+            return Err(BundleError::Io { dir: dir.to_owned(), file: BLOCK_HASHES_FILE, source });
+        }
+    };
+    if let Some(parent) = number.checked_sub(1) {
+        let parent_hash = block.header.parent_hash;
+        if let Some(listed) = block_hashes.insert(parent, parent_hash)
+            && listed != parent_hash
+        {
+            return Err(BundleError::Block {
+                number,
+                file: BLOCK_HASHES_FILE,
+                reason: format!(
+                    "block {parent} is listed as {listed}, the header's parent hash is {parent_hash}"
+                ),
+            });
+        }
+    }
+
     let block_access_list = match fs::read(dir.join(BAL_FILE)) {
         Ok(rlp) => {
             let list =
@@ -285,12 +327,17 @@ pub fn load_bundle_with(
         ommer_hashes,
         senders,
         pre_state,
+        block_hashes,
         block_access_list,
     })
 }
 
-/// Loads and checks the bundle in `dir`, a mainnet block (EIP-2's low `s` from mainnet's Homestead block).
+/// Loads and checks the bundle in `dir`, a mainnet block (EIP-2's low `s` from mainnet's Homestead block), or
+/// the compact bundle file `dir` ([`crate::compact`]).
 pub fn load_bundle(dir: &Path) -> Result<Bundle, BundleError> {
+    if is_compact(dir) {
+        return Ok(crate::compact::read_compact(dir)?);
+    }
     let spec = balnode_chainspec::mainnet();
     load_bundle_with(dir, |number| {
         spec.is_active_at(balnode_chainspec::Hardfork::Homestead, number, 0)
@@ -342,24 +389,30 @@ fn pre_account(
     })
 }
 
-/// The bundle directories under `path`: `path` itself when it holds a [`BLOCK_FILE`], else its
-/// subdirectories that do (one level, or two for a corpus whose bundles sit under `blocks/`), sorted by block
-/// number where the directory is named by one.
+/// Whether `path` is a compact bundle file (`<number>.balbundle`).
+fn is_compact(path: &Path) -> bool {
+    path.is_file()
+        && path.extension().is_some_and(|extension| extension == crate::compact::COMPACT_EXTENSION)
+}
+
+/// The bundles under `path`: `path` itself when it holds a [`BLOCK_FILE`] or is a compact bundle file, else its
+/// subdirectories that hold one and its compact bundle files (one level, or two for a corpus whose bundles sit
+/// under `blocks/`), sorted by block number where the name is one.
 pub fn find_bundles(path: &Path) -> std::io::Result<Vec<PathBuf>> {
-    if path.join(BLOCK_FILE).is_file() {
+    if path.join(BLOCK_FILE).is_file() || is_compact(path) {
         return Ok(vec![path.to_owned()]);
     }
     let mut found = Vec::new();
     for entry in fs::read_dir(path)? {
         let dir = entry?.path();
-        if dir.join(BLOCK_FILE).is_file() {
+        if dir.join(BLOCK_FILE).is_file() || is_compact(&dir) {
             found.push(dir);
         } else if dir.is_dir() && dir.file_name().is_some_and(|name| name == "blocks") {
             found.extend(find_bundles(&dir)?);
         }
     }
     found.sort_by_key(|dir| {
-        let number = dir.file_name().and_then(|name| name.to_str()?.parse::<u64>().ok());
+        let number = dir.file_stem().and_then(|name| name.to_str()?.parse::<u64>().ok());
         (number.unwrap_or(u64::MAX), dir.clone())
     });
     Ok(found)

@@ -2,11 +2,11 @@
 //! earlier one wrote. `total gas / critical path` is the speedup a perfect parallel executor would reach on
 //! unlimited cores (ideal scheduling, no overhead).
 //!
-//! Read and write sets are exact: transaction `i` runs on raw revm over the post-state of `i - 1`
-//! ([`crate::revm_floor`]'s in-memory database) through a recording database, so every account and slot it
-//! loads is in its read set; its write set is what its state diff changes (balance, nonce or code of an
-//! account — or its creation or destruction — and each slot whose value changes). Code is read by hash and
-//! hashes are immutable, so code is covered by the account that holds it.
+//! Read and write sets are exact at the granularity of keys — an account's balance; its nonce, code and
+//! existence; a storage slot: transaction `i` runs on raw revm over the post-state of `i - 1`
+//! ([`crate::revm_floor`]'s in-memory database) through a recording database, so every account (both keys) and
+//! slot it loads is in its read set; its write set is what its state diff changes, compared with the values it
+//! loaded. Code is read by hash and hashes are immutable, so code is covered by the account that holds it.
 //!
 //! **The block's beneficiary.** Every transaction credits its fee to the beneficiary, so with plain read/write
 //! sets every transaction would depend on every earlier one. Fee credits commute (their order does not change
@@ -16,10 +16,14 @@
 //! dropped. A transaction that pays the beneficiary directly (a value transfer) writes it like a fee does; one
 //! that reads its balance (`BALANCE(COINBASE)`, or is sent by it) depends on all earlier writers of it.
 
-use std::{collections::HashSet, convert::Infallible, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    convert::Infallible,
+    sync::Arc,
+};
 
 use balnode_chainspec::ChainSpec;
-use balnode_primitives::{Address, B256, U256};
+use balnode_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use revm::{
     Context, Database, DatabaseCommit, ExecuteEvm, MainBuilder, MainContext,
     context_interface::ContextTr,
@@ -36,7 +40,9 @@ use crate::{
 /// A piece of state a transaction reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Key {
-    /// An account's balance, nonce and code.
+    /// An account's balance.
+    Balance(Address),
+    /// An account's nonce and code, and whether it exists.
     Account(Address),
     /// A storage slot.
     Slot(Address, U256),
@@ -66,19 +72,28 @@ pub struct CriticalPath {
     pub ideal_speedup: f64,
 }
 
-/// revm's database over the in-memory pre-state, recording every account and slot loaded.
+/// revm's database over the in-memory pre-state, recording every account and slot loaded, and each account as
+/// it was when the transaction first loaded it (revm's own `original_info` is kept only for BAL building).
 #[derive(Debug)]
 struct Recording {
     db: MemoryDb,
     reads: HashSet<Key>,
+    originals: HashMap<Address, (U256, u64, B256)>,
 }
 
 impl Database for Recording {
     type Error = Infallible;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        self.reads.insert(Key::Balance(address));
         self.reads.insert(Key::Account(address));
-        self.db.basic(address)
+        let info = self.db.basic(address)?;
+        self.originals.entry(address).or_insert_with(|| {
+            info.as_ref().map_or((U256::ZERO, 0, KECCAK256_EMPTY), |info| {
+                (info.balance, info.nonce, info.code_hash)
+            })
+        });
+        Ok(info)
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
@@ -111,17 +126,22 @@ pub fn transaction_accesses(
     let balance_before_block =
         bundle.pre_state.get(&beneficiary).map_or(U256::ZERO, |pre| pre.account.balance);
     let mut evm = Context::mainnet()
-        .with_db(Recording { db: memory_db(bundle), reads: HashSet::new() })
+        .with_db(Recording {
+            db: memory_db(bundle),
+            reads: HashSet::new(),
+            originals: HashMap::new(),
+        })
         .with_block(env.block_env)
         .with_cfg(env.cfg_env)
         .build_mainnet();
     let mut accesses = Vec::with_capacity(bundle.transaction_count());
     for (index, tx) in tx_envs(bundle).into_iter().enumerate() {
         evm.ctx.db_mut().reads.clear();
+        evm.ctx.db_mut().originals.clear();
         let real =
             evm.transact(tx.clone()).map_err(|error| format!("transaction {index}: {error}"))?;
         let mut reads = std::mem::take(&mut evm.ctx.db_mut().reads);
-        if reads.contains(&Key::Account(beneficiary)) {
+        if reads.contains(&Key::Balance(beneficiary)) {
             let current = beneficiary_balance(&mut evm.ctx.db_mut().db, beneficiary);
             let observed = current != balance_before_block && {
                 set_beneficiary_balance(
@@ -141,10 +161,10 @@ pub fn transaction_accesses(
                 }
             };
             if !observed {
-                reads.remove(&Key::Account(beneficiary));
+                reads.remove(&Key::Balance(beneficiary));
             }
         }
-        let writes = writes(&real.state);
+        let writes = writes(&real.state, &evm.ctx.db_mut().originals);
         accesses.push(TxAccess { gas: real.result.tx_gas_used(), reads, writes });
         evm.ctx.db_mut().commit(real.state);
     }
@@ -189,21 +209,24 @@ fn outcome(state: &EvmState, beneficiary: Address) -> Vec<ChangedAccount> {
     changed
 }
 
-/// The accounts and slots a transaction's state diff changes.
-fn writes(state: &EvmState) -> HashSet<Key> {
+/// The balances, accounts and slots a transaction's state diff changes (`originals`: each account as the
+/// transaction loaded it).
+fn writes(state: &EvmState, originals: &HashMap<Address, (U256, u64, B256)>) -> HashSet<Key> {
     let mut writes = HashSet::new();
     for (&address, account) in state {
         if !account.is_touched() {
             continue;
         }
-        let original = account.original_info();
+        let (balance, nonce, code_hash) = originals.get(&address).copied().unwrap_or_default();
         if account.is_created()
             || account.is_selfdestructed()
-            || account.info.balance != original.balance
-            || account.info.nonce != original.nonce
-            || account.info.code_hash != original.code_hash
+            || account.info.nonce != nonce
+            || account.info.code_hash != code_hash
         {
             writes.insert(Key::Account(address));
+            writes.insert(Key::Balance(address));
+        } else if account.info.balance != balance {
+            writes.insert(Key::Balance(address));
         }
         for (slot, _) in account.changed_storage_slots() {
             writes.insert(Key::Slot(address, *slot));
@@ -215,7 +238,7 @@ fn writes(state: &EvmState) -> HashSet<Key> {
 /// The heaviest chain of `accesses` where each transaction reads a key an earlier one on the chain wrote.
 pub fn critical_path(accesses: &[TxAccess]) -> CriticalPath {
     // For each key, the heaviest chain ending in a transaction that wrote it, and that chain's length.
-    let mut heaviest_writer: std::collections::HashMap<Key, (u64, usize)> = Default::default();
+    let mut heaviest_writer: HashMap<Key, (u64, usize)> = HashMap::new();
     let (mut best, mut total) = ((0u64, 0usize), 0u64);
     for access in accesses {
         total += access.gas;

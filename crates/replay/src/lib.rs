@@ -7,7 +7,7 @@
 //! cannot answer (`BLOCKHASH` of any block but the parent, accounts it lacks) are recorded, never guessed
 //! silently.
 //!
-//! [`bench`] measures each execution mode ([`bench::ExecMode`]) against raw revm on an in-memory `CacheDB`
+//! [`bench`](mod@bench) measures each execution mode ([`bench::ExecMode`]) against raw revm on an in-memory `CacheDB`
 //! ([`revm_floor`]) and computes each block's critical path ([`critical_path`]).
 //!
 //! Good starting points:
@@ -21,6 +21,7 @@
 
 pub mod bench;
 pub mod bundle;
+pub mod compact;
 pub mod critical_path;
 pub mod replay;
 pub mod revm_floor;

@@ -114,9 +114,9 @@ pub fn replay_bundle(
     }
     for number in &report.missed.block_hashes {
         report.failures.push(format!(
-            "BLOCKHASH({number}) was executed: the bundle has only the parent's hash (block {}), so it was \
-             answered with zero, a guess",
-            header.number - 1
+            "BLOCKHASH({number}) was executed and the bundle does not have that block's hash (neither the \
+             parent's in the header nor {}): it was answered with zero, a guess",
+            crate::bundle::BLOCK_HASHES_FILE
         ));
     }
     match output {

@@ -21,9 +21,9 @@ use revm::{
 
 use crate::bundle::Bundle;
 
-/// The database under the `CacheDB`: no account beyond the pre-state, and `BLOCKHASH` of anything but the parent
-/// (which the `CacheDB` holds) answered with zero, as the replay's state view answers it, so that both run the
-/// same instructions.
+/// The database under the `CacheDB`: no account beyond the pre-state, and `BLOCKHASH` of a block the bundle does
+/// not have (the `CacheDB` holds those it has) answered with zero, as the replay's state view answers it, so
+/// that both run the same instructions.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NothingMore;
 
@@ -50,7 +50,7 @@ impl DatabaseRef for NothingMore {
 /// The in-memory database of a bundle.
 pub type MemoryDb = CacheDB<NothingMore>;
 
-/// The bundle's pre-state in a `CacheDB`, code analysed, with the parent's hash.
+/// The bundle's pre-state in a `CacheDB`, code analysed, with the block hashes the bundle has.
 pub fn memory_db(bundle: &Bundle) -> MemoryDb {
     let mut db = CacheDB::new(NothingMore);
     for (&address, pre) in &bundle.pre_state {
@@ -67,8 +67,8 @@ pub fn memory_db(bundle: &Bundle) -> MemoryDb {
                 .expect("the CacheDB has the account");
         }
     }
-    if let Some(parent) = bundle.number().checked_sub(1) {
-        db.cache.block_hashes.insert(U256::from(parent), bundle.block.header.parent_hash);
+    for (&number, &hash) in &bundle.block_hashes {
+        db.cache.block_hashes.insert(U256::from(number), hash);
     }
     db
 }

@@ -86,7 +86,7 @@ impl PreStateStore {
             .provider()
             .and_then(|provider| provider.into_latest())
             .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
-        Ok(BundleStateView::new(latest, number, bundle.block.header.parent_hash))
+        Ok(BundleStateView::new(latest, bundle.block_hashes.clone()))
     }
 
     /// Closes the store, asks the kernel to drop its files' pages from the page cache
@@ -160,7 +160,7 @@ fn pre_state_changes(bundle: &Bundle) -> StateChanges {
 /// What a replay read that the bundle could not answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MissedReads {
-    /// `BLOCKHASH` of these blocks was asked for; the bundle has only the parent's hash. They were answered
+    /// `BLOCKHASH` of these blocks was asked for and the bundle does not have their hashes. They were answered
     /// with zero, which is a guess: a block with any is not counted as verified.
     pub block_hashes: BTreeSet<BlockNumber>,
     /// Accounts read that the pre-state does not have: they were read as non-existent (right for accounts a
@@ -168,20 +168,20 @@ pub struct MissedReads {
     pub absent_accounts: BTreeSet<Address>,
 }
 
-/// A storage-api [`StateProvider`] over a bundle's pre-state: reads go to `inner`, `BLOCKHASH` of the parent
-/// is answered from the header, and every read the bundle cannot answer is recorded ([`MissedReads`]).
+/// A storage-api [`StateProvider`] over a bundle's pre-state: reads go to `inner`, `BLOCKHASH` is answered
+/// from the bundle's block hashes (the parent's from the header, earlier ones from `block_hashes.json`), and
+/// every read the bundle cannot answer is recorded ([`MissedReads`]).
 #[derive(Debug)]
 pub struct BundleStateView<P> {
     inner: P,
-    number: BlockNumber,
-    parent_hash: BlockHash,
+    block_hashes: std::collections::BTreeMap<BlockNumber, BlockHash>,
     missed: Mutex<MissedReads>,
 }
 
 impl<P> BundleStateView<P> {
-    /// A view of `inner` as the parent state of block `number`, whose parent has hash `parent_hash`.
-    pub fn new(inner: P, number: BlockNumber, parent_hash: BlockHash) -> Self {
-        Self { inner, number, parent_hash, missed: Mutex::default() }
+    /// A view of `inner` that knows the hashes `block_hashes` (see [`Bundle::block_hashes`]).
+    pub fn new(inner: P, block_hashes: std::collections::BTreeMap<BlockNumber, BlockHash>) -> Self {
+        Self { inner, block_hashes, missed: Mutex::default() }
     }
 
     /// The reads the bundle could not answer so far.
@@ -208,8 +208,8 @@ impl<P: BytecodeReader> BytecodeReader for BundleStateView<P> {
 
 impl<P> BlockHashReader for BundleStateView<P> {
     fn block_hash(&self, number: BlockNumber) -> ProviderResult<Option<BlockHash>> {
-        if number + 1 == self.number {
-            return Ok(Some(self.parent_hash));
+        if let Some(hash) = self.block_hashes.get(&number) {
+            return Ok(Some(*hash));
         }
         self.missed.lock().block_hashes.insert(number);
         Ok(None)
@@ -227,10 +227,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn blockhash_answers_the_parent_and_records_the_rest() {
-        let parent = B256::repeat_byte(7);
-        let view = BundleStateView::new((), 100, parent);
+    fn blockhash_answers_the_known_hashes_and_records_the_rest() {
+        let (parent, earlier) = (B256::repeat_byte(7), B256::repeat_byte(8));
+        let view = BundleStateView::new((), [(99, parent), (90, earlier)].into());
         assert_eq!(view.block_hash(99).unwrap(), Some(parent));
+        assert_eq!(view.block_hash(90).unwrap(), Some(earlier));
         assert_eq!(view.block_hash(42).unwrap(), None);
         assert_eq!(view.block_hash(98).unwrap(), None);
         assert_eq!(view.missed().block_hashes.into_iter().collect::<Vec<_>>(), [42, 98]);

@@ -8,7 +8,8 @@ use std::{
 use balnode_chainspec::mainnet;
 use balnode_replay::{
     ReplayError,
-    bundle::{BAL_FILE, BundleError, PRE_STATE_FILE, find_bundles, load_bundle},
+    bundle::{BAL_FILE, BLOCK_HASHES_FILE, BundleError, PRE_STATE_FILE, find_bundles, load_bundle},
+    compact::{COMPACT_EXTENSION, write_compact},
     critical_path::{critical_path, transaction_accesses},
     replay::{PRE_BYZANTIUM_RECEIPTS_UNCHECKED, replay_bundle},
     write_block_access_list,
@@ -145,4 +146,102 @@ fn critical_path_of_a_real_block_is_within_its_gas() {
     assert_eq!(path.total_gas, bundle.gas_used());
     assert!(path.critical_gas > 0 && path.critical_gas <= path.total_gas);
     assert!(path.ideal_speedup >= 1.0);
+}
+
+/// A corpus bundle from `$BALNODE_FIXTURES/mainnet/pevm-blocks` (`make conformance` unpacks it).
+fn corpus_bundle(number: u64) -> PathBuf {
+    let dir = std::env::var_os("BALNODE_FIXTURES")
+        .expect("BALNODE_FIXTURES must name the unpacked fixtures (make conformance sets it)");
+    PathBuf::from(dir).join("mainnet/pevm-blocks/blocks").join(number.to_string())
+}
+
+/// Block 5891667: 380 transfers, 379 of them sent by the block's own beneficiary (a pool's payouts). Its fee
+/// credits commute, but its nonce chains the payouts: the critical path is the whole block.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn a_beneficiary_sending_transactions_chains_them_through_its_nonce() {
+    let bundle = load_bundle(&corpus_bundle(5_891_667)).unwrap();
+    let beneficiary = bundle.block.header.beneficiary;
+    assert_eq!(bundle.senders.iter().filter(|sender| **sender == beneficiary).count(), 379);
+    let accesses = transaction_accesses(&mainnet(), &bundle).unwrap();
+    let path = critical_path(&accesses);
+    assert_eq!(path.chain_length, 380);
+    assert_eq!(path.critical_gas, bundle.gas_used());
+}
+
+/// Block 14029313: 724 transactions whose fee credits alone would chain them all; with them commuting the
+/// critical path is a fraction of the block.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn fee_credits_do_not_chain_transactions() {
+    let bundle = load_bundle(&corpus_bundle(14_029_313)).unwrap();
+    let path = critical_path(&transaction_accesses(&mainnet(), &bundle).unwrap());
+    assert_eq!(path.total_gas, bundle.gas_used());
+    assert!(path.chain_length < bundle.transaction_count() / 2, "{path:?}");
+    assert!(path.ideal_speedup > 2.0, "{path:?}");
+}
+
+/// Block 4864590 executes `BLOCKHASH(4864586)`: answered from its `block_hashes.json` it passes; without that
+/// file the block fails, naming the block number it could not answer.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn blockhash_is_answered_from_the_bundle_or_reported() {
+    let source = corpus_bundle(4_864_590);
+    let bundle = load_bundle(&source).unwrap();
+    assert!(bundle.block_hashes.contains_key(&4_864_586));
+    let report = replay_bundle(&mainnet(), &bundle, false, None).unwrap();
+    assert!(report.passed(), "{:?}", report.failures);
+
+    let tmp = tempfile::tempdir().unwrap();
+    for file in ["block.json", PRE_STATE_FILE] {
+        fs::copy(source.join(file), tmp.path().join(file)).unwrap();
+    }
+    let without = load_bundle(tmp.path()).unwrap();
+    let report = replay_bundle(&mainnet(), &without, false, None).unwrap();
+    assert_eq!(report.missed.block_hashes.iter().copied().collect::<Vec<_>>(), [4_864_586]);
+    assert!(
+        report.failures[0].starts_with("BLOCKHASH(4864586) was executed"),
+        "{:?}",
+        report.failures
+    );
+}
+
+#[test]
+fn a_block_hash_list_that_contradicts_the_header_is_refused() {
+    let (_tmp, dir) = edited_copy(46147, |_| {});
+    fs::write(dir.join(BLOCK_HASHES_FILE), format!(r#"{{"46146": "0x{}"}}"#, "22".repeat(32)))
+        .unwrap();
+    let error = load_bundle(&dir).unwrap_err();
+    assert!(
+        matches!(error, BundleError::Block { number: 46147, file: BLOCK_HASHES_FILE, .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn compact_bundles_round_trip_and_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    for number in [46147u64, 9068998] {
+        let bundle = load_bundle(&bundles().join(number.to_string())).unwrap();
+        let path = write_compact(&bundle, tmp.path()).unwrap();
+        assert_eq!(path, tmp.path().join(format!("{number}.{COMPACT_EXTENSION}")));
+        let back = load_bundle(&path).unwrap();
+        assert_eq!(back.block, bundle.block);
+        assert_eq!(back.hash, bundle.hash);
+        assert_eq!(back.senders, bundle.senders);
+        assert_eq!(back.pre_state, bundle.pre_state);
+        assert_eq!(back.block_hashes, bundle.block_hashes);
+        assert!(replay_bundle(&mainnet(), &back, false, None).unwrap().passed());
+    }
+    let found = find_bundles(tmp.path()).unwrap();
+    assert_eq!(found.len(), 2);
+
+    // A damaged file names itself.
+    let path = tmp.path().join(format!("46147.{COMPACT_EXTENSION}"));
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    fs::write(&path, bytes).unwrap();
+    let error = load_bundle(&path).unwrap_err();
+    assert!(matches!(error, BundleError::Compact(_)), "{error}");
+    assert!(error.to_string().contains("46147.balbundle"), "{error}");
 }
