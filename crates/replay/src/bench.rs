@@ -28,8 +28,8 @@ use std::{
 
 use balnode_chainspec::ChainSpec;
 use balnode_executor::{
-    BlockExecutionOutput, ExecutionError, OpenReader, execute_block_parallel_bal,
-    execute_block_with_bal, supports_parallel_bal,
+    BlockExecutionOutput, ExecutionError, OpenReader, execute_block_optimistic,
+    execute_block_parallel_bal, execute_block_with_bal, supports_optimistic, supports_parallel_bal,
 };
 use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
 use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderResult, StateProvider};
@@ -56,17 +56,21 @@ pub enum ExecMode {
     /// (`balnode_executor::execute_block_parallel_bal`, with its prefetch). Blocks before Byzantium run
     /// sequentially, as in the importer.
     Bal,
+    /// Speculatively in parallel without the list, validated in order, stale transactions executed again
+    /// (`balnode_executor::execute_block_optimistic`). Blocks before Byzantium run sequentially.
+    Optimistic,
 }
 
 impl ExecMode {
     /// Every mode the bench runs, the reference (sequential) first.
-    pub const ALL: &[Self] = &[Self::Sequential, Self::Bal];
+    pub const ALL: &[Self] = &[Self::Sequential, Self::Bal, Self::Optimistic];
 
     /// The mode's name in the report.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Sequential => "sequential",
             Self::Bal => "bal",
+            Self::Optimistic => "optimistic",
         }
     }
 
@@ -74,7 +78,7 @@ impl ExecMode {
     /// at 2 threads only the state root runs on two.
     pub const fn thread_counts(self) -> &'static [usize] {
         match self {
-            Self::Sequential | Self::Bal => &[1, 2],
+            Self::Sequential | Self::Bal | Self::Optimistic => &[1, 2],
         }
     }
 
@@ -101,6 +105,17 @@ impl ExecMode {
                     bal,
                     open_reader,
                 )
+            }
+            (Self::Optimistic, _) if supports_optimistic(spec, &bundle.block) => {
+                execute_block_optimistic(
+                    spec,
+                    &bundle.block,
+                    &bundle.senders,
+                    state,
+                    false,
+                    open_reader,
+                )
+                .map(|(output, _)| output)
             }
             _ => execute_block_with_bal(
                 spec,
