@@ -443,6 +443,14 @@ impl Progress {
     }
 }
 
+/// A known-failures list (`# reason` lines over patterns), empty without a path.
+fn read_known_failures(path: Option<&Path>) -> eyre::Result<KnownFailures> {
+    let Some(path) = path else { return Ok(KnownFailures::default()) };
+    let text = std::fs::read_to_string(path)
+        .wrap_err_with(|| format!("cannot read {}", path.display()))?;
+    KnownFailures::parse(&text).map_err(|error| eyre::eyre!("{}: {error}", path.display()))
+}
+
 /// Runs blockchain-test files (or every `.json` under a directory), printing per-file and total counts.
 fn test_fixtures(
     paths: &[PathBuf],
@@ -450,15 +458,7 @@ fn test_fixtures(
     known_failures: Option<&Path>,
     execution: &Execution,
 ) -> eyre::Result<bool> {
-    let known = match known_failures {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-            KnownFailures::parse(&text)
-                .map_err(|error| eyre::eyre!("{}: {error}", path.display()))?
-        }
-        None => KnownFailures::default(),
-    };
+    let known = read_known_failures(known_failures)?;
     let mut files = Vec::new();
     for path in paths {
         if path.is_dir() {

@@ -126,15 +126,7 @@ pub(crate) fn run(args: ReplayArgs) -> eyre::Result<()> {
         }
         return Ok(());
     }
-    let known = match &args.known_failures {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .wrap_err_with(|| format!("cannot read {}", path.display()))?;
-            KnownFailures::parse(&text)
-                .map_err(|error| eyre::eyre!("{}: {error}", path.display()))?
-        }
-        None => KnownFailures::default(),
-    };
+    let known = crate::read_known_failures(args.known_failures.as_deref())?;
     check(&spec, &dirs, &known, args.emit_bal.as_deref(), args.tmp.as_deref())
 }
 

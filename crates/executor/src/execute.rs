@@ -268,10 +268,20 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
     block: &'a Block,
     db: DB,
 ) -> BlockExec<'a, DB> {
+    let evm = build_evm(spec, block_evm_env(spec, &block.header), db);
+    EthBlockExecutor::new(
+        evm,
+        block_ctx(block),
+        ExecutorSpec(spec.clone()),
+        AlloyReceiptBuilder::default(),
+    )
+}
+
+/// What alloy-evm's block executor needs of `block` for its system calls, withdrawals and rewards.
+pub(crate) fn block_ctx(block: &Block) -> EthBlockExecutionCtx<'_> {
     let header = &block.header;
     let body = &block.body;
-    let evm = build_evm(spec, block_evm_env(spec, header), db);
-    let ctx = EthBlockExecutionCtx {
+    EthBlockExecutionCtx {
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
         ommers: &body.ommers,
@@ -282,8 +292,7 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
         extra_data: header.extra_data.clone(),
         tx_count_hint: Some(body.transactions.len()),
         slot_number: header.slot_number,
-    };
-    EthBlockExecutor::new(evm, ctx, ExecutorSpec(spec.clone()), AlloyReceiptBuilder::default())
+    }
 }
 
 /// Executes and commits transaction `index` as [`EthBlockExecutor`] does, with `bal@v5.7.0`'s inclusion check

@@ -7,14 +7,12 @@
 //! Limitation: the inspecting EVM is revm's mainnet EVM, without our handler for the `bal@v5.7.0` Amsterdam
 //! profile (`evm.rs`), so under that profile the gas of Amsterdam transactions may differ from the receipts'.
 
-use std::{borrow::Cow, sync::Arc};
+use std::sync::Arc;
 
 use alloy_evm::{
     Evm, EvmFactory,
     block::BlockExecutor,
-    eth::{
-        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
-    },
+    eth::{EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder},
 };
 use alloy_rpc_types_trace::geth::{
     GethDebugBuiltInTracerType, GethDebugTracerType, GethDebugTracingOptions, GethTrace, NoopFrame,
@@ -111,21 +109,9 @@ pub fn trace_block<P: StateProvider>(
         .build();
     let env = block_evm_env(spec, header);
     let evm = EthEvmFactory::default().create_evm_with_inspector(db, env, tracer.inspector());
-    let ctx = EthBlockExecutionCtx {
-        parent_hash: header.parent_hash,
-        parent_beacon_block_root: header.parent_beacon_block_root,
-        ommers: &body.ommers,
-        withdrawals: body
-            .withdrawals
-            .as_ref()
-            .map(|withdrawals| Cow::Borrowed(withdrawals.as_slice())),
-        extra_data: header.extra_data.clone(),
-        tx_count_hint: Some(body.transactions.len()),
-        slot_number: header.slot_number,
-    };
     let mut executor = EthBlockExecutor::new(
         evm,
-        ctx,
+        crate::execute::block_ctx(block),
         crate::execute::ExecutorSpec(spec.clone()),
         AlloyReceiptBuilder::default(),
     );
