@@ -13,7 +13,7 @@ use balnode_replay::{
     bench::{BenchConfig, run_bench},
     bundle::{find_bundles, load_bundle},
     compact::write_compact,
-    replay::replay_bundle,
+    replay::{differential_check, replay_bundle},
     write_block_access_list,
 };
 use balnode_storage_mdbx::DatabaseEnv;
@@ -68,6 +68,11 @@ pub(crate) struct ReplayArgs {
     /// Where the temporary stores go (default: the system's temporary directory).
     #[arg(long, value_name = "DIR")]
     tmp: Option<PathBuf>,
+    /// Also run every block (from Byzantium on) BAL-parallel, with the list sequential execution built, and
+    /// optimistically, at each of these thread counts (comma-separated), and compare receipts, gas, requests,
+    /// state changes and list with the sequential run; a difference fails the block.
+    #[arg(long, value_name = "THREADS", value_delimiter = ',', conflicts_with = "bench")]
+    exec_differential: Vec<usize>,
 }
 
 /// `balnode replay` subcommands.
@@ -127,7 +132,14 @@ pub(crate) fn run(args: ReplayArgs) -> eyre::Result<()> {
         return Ok(());
     }
     let known = crate::read_known_failures(args.known_failures.as_deref())?;
-    check(&spec, &dirs, &known, args.emit_bal.as_deref(), args.tmp.as_deref())
+    check(
+        &spec,
+        &dirs,
+        &known,
+        args.emit_bal.as_deref(),
+        args.tmp.as_deref(),
+        &args.exec_differential,
+    )
 }
 
 /// Replays every bundle, prints one line per block and `N passed, N failed`; fails when any failed.
@@ -137,6 +149,7 @@ fn check(
     known: &KnownFailures,
     emit_bal: Option<&Path>,
     tmp: Option<&Path>,
+    differential_threads: &[usize],
 ) -> eyre::Result<()> {
     let results: Vec<_> = dirs
         .par_iter()
@@ -146,6 +159,16 @@ fn check(
             Ok::<_, balnode_replay::ReplayError>(report)
         })
         .collect();
+    // One bundle at a time: each run has its own pool of the thread count checked.
+    let mut results = results;
+    for (dir, result) in dirs.iter().zip(&mut results) {
+        if let (Ok(report), false) = (result, differential_threads.is_empty()) {
+            let bundle = load_bundle(dir)?;
+            for threads in differential_threads {
+                report.failures.extend(differential_check(spec, &bundle, tmp, *threads)?);
+            }
+        }
+    }
     let (mut passed, mut failed, mut partial, mut listed, mut unexpected) = (0usize, 0, 0, 0, 0);
     for (dir, result) in dirs.iter().zip(results) {
         match result {

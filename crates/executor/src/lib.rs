@@ -21,6 +21,7 @@ mod amsterdam;
 mod bal;
 mod call;
 mod changes;
+mod compare;
 mod database;
 mod deposits;
 mod evm;
@@ -37,6 +38,7 @@ pub use call::{
     AccessListOutcome, CallEnv, CallError, CallOutcome, call, create_access_list, estimate_gas,
     revert_reason,
 };
+pub use compare::first_output_difference;
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};

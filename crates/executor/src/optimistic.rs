@@ -296,12 +296,16 @@ where
     fn still_valid(&mut self, reads: &ReadSet) -> Result<bool, ExecutionError> {
         for (address, fields) in &reads.accounts {
             let current = self.state.basic(*address).map_err(state_error)?;
-            if current.map(|info| (info.balance, info.nonce, info.code_hash)) != *fields {
+            let current = current.map(|info| (info.balance, info.nonce, info.code_hash));
+            if current != *fields {
+                trace!(target: "exec::optimistic", %address, ?current, read = ?fields, "Stale account read");
                 return Ok(false);
             }
         }
         for (address, slot, value) in &reads.storage {
-            if self.state.storage(*address, *slot).map_err(state_error)? != *value {
+            let current = self.state.storage(*address, *slot).map_err(state_error)?;
+            if current != *value {
+                trace!(target: "exec::optimistic", %address, %slot, %current, read = %value, "Stale slot read");
                 return Ok(false);
             }
         }

@@ -4,14 +4,18 @@
 use std::{path::Path, sync::Arc};
 
 use balnode_chainspec::{ChainSpec, Hardfork};
-use balnode_executor::{BlockExecutionOutput, IntermediateRoot, execute_block_with_bal};
+use balnode_executor::{
+    BlockExecutionOutput, IntermediateRoot, execute_block_optimistic, execute_block_parallel_bal,
+    execute_block_with_bal, first_output_difference, supports_optimistic, supports_parallel_bal,
+};
 use balnode_primitives::{B256, Bloom, Bytes, consensus::proofs::calculate_receipt_root};
+use balnode_storage_api::{ProviderResult, StateProvider};
 use tracing::debug;
 
 use crate::{
     ReplayError,
     bundle::Bundle,
-    store::{MissedReads, PreStateStore},
+    store::{BundleStateView, MissedReads, PreStateStore},
 };
 
 /// Why the state root is never checked on a bundle.
@@ -76,6 +80,73 @@ pub fn execute_bundle(
         build_bal,
     );
     Ok((output, view.missed()))
+}
+
+/// The differential check of a bundle: executed sequentially (building its access list), then BAL-parallel
+/// with that list and optimistically, `threads`-wide, on the same store; returns the differences (empty when
+/// every mode agrees, or when the block is before Byzantium, where only sequential execution runs).
+pub fn differential_check(
+    spec: &Arc<ChainSpec>,
+    bundle: &Bundle,
+    tmp: Option<&Path>,
+    threads: usize,
+) -> Result<Vec<String>, ReplayError> {
+    if !supports_parallel_bal(spec, &bundle.block) {
+        return Ok(Vec::new());
+    }
+    let store = PreStateStore::create(bundle, tmp)?;
+    let (reference, _) = execute_bundle(spec, bundle, &store, true)?;
+    let Ok(reference) = reference else {
+        return Ok(Vec::new());
+    };
+    let Some(list) = reference.block_access_list.clone() else { return Ok(Vec::new()) };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a thread pool can be built");
+    let number = bundle.number();
+    let view = store.view(bundle)?;
+    // More readers of the same store (one MDBX transaction serialises its readers).
+    let open_reader = || -> ProviderResult<Box<dyn StateProvider>> {
+        let latest = store.env().provider()?.into_latest()?;
+        Ok(Box::new(BundleStateView::new(latest, bundle.block_hashes.clone())))
+    };
+    let (parallel, optimistic) = pool.install(|| {
+        let parallel = execute_block_parallel_bal(
+            spec,
+            &bundle.block,
+            &bundle.senders,
+            &view,
+            &list,
+            Some(&open_reader),
+        );
+        let optimistic = supports_optimistic(spec, &bundle.block).then(|| {
+            execute_block_optimistic(
+                spec,
+                &bundle.block,
+                &bundle.senders,
+                &view,
+                true,
+                Some(&open_reader),
+            )
+        });
+        (parallel, optimistic)
+    });
+    let mut differences = Vec::new();
+    let mut compare = |mode: &str, output: Result<BlockExecutionOutput, _>| match output {
+        Ok(output) => {
+            if let Some(difference) = first_output_difference(&reference, &output) {
+                differences
+                    .push(format!("block {number}: {mode} differs from sequential: {difference}"));
+            }
+        }
+        Err(error) => differences.push(format!("block {number}: {mode} failed: {error}")),
+    };
+    compare("BAL-parallel", parallel);
+    if let Some(optimistic) = optimistic {
+        compare("optimistic", optimistic.map(|(output, _)| output));
+    }
+    Ok(differences)
 }
 
 /// Replays `bundle` in a fresh temporary store (under `tmp`, or the system's temporary directory) and checks
