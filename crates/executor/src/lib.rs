@@ -42,7 +42,7 @@ pub use compare::first_output_difference;
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
-pub use mode::{ExecMode, OPTIMISTIC_MIN_TRANSACTIONS, Strategy, UnknownExecMode};
+pub use mode::{ExecMode, Strategy, UnknownExecMode};
 pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};
 pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
 pub use prefetch::{OpenReader, PrefetchStats, PrefetchedState};

@@ -15,15 +15,13 @@ pub enum ExecMode {
     /// stale ones executed again ([`execute_block_optimistic`](crate::execute_block_optimistic)), for
     /// blocks without a list; a block with one runs in [`ExecMode::Bal`].
     Optimistic,
-    /// [`ExecMode::Bal`] when the block has a list and more than one transaction, [`ExecMode::Optimistic`]
-    /// when it has none and at least [`OPTIMISTIC_MIN_TRANSACTIONS`], else sequential.
+    /// [`ExecMode::Bal`] when the block has a list and more than one transaction and there are at least two
+    /// workers, else sequential. (Not [`ExecMode::Optimistic`]: on the mainnet corpus it re-executes most
+    /// transactions — hot recipients of value transfers, whose balance updates it does not defer yet — and is
+    /// slower than sequential; see `docs/REPLAY.md`.)
     #[default]
     Auto,
 }
-
-/// The smallest block `auto` runs optimistically: below it, threads and speculation cost more than they
-/// can save.
-pub const OPTIMISTIC_MIN_TRANSACTIONS: usize = 4;
 
 /// How one block runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,18 +48,15 @@ impl ExecMode {
         }
     }
 
-    /// How a block with `transactions` transactions and, or not, a block access list runs in this mode
-    /// (the caller runs blocks a strategy does not support sequentially).
-    pub const fn strategy(self, transactions: usize, has_list: bool) -> Strategy {
+    /// How a block with `transactions` transactions and, or not, a block access list runs in this mode on
+    /// `threads` workers (the caller runs blocks a strategy does not support sequentially).
+    pub const fn strategy(self, transactions: usize, has_list: bool, threads: usize) -> Strategy {
         match self {
             Self::Sequential => Strategy::Sequential,
             Self::Bal | Self::Optimistic if has_list => Strategy::Bal,
             Self::Bal => Strategy::Sequential,
             Self::Optimistic => Strategy::Optimistic,
-            Self::Auto if has_list && transactions > 1 => Strategy::Bal,
-            Self::Auto if !has_list && transactions >= OPTIMISTIC_MIN_TRANSACTIONS => {
-                Strategy::Optimistic
-            }
+            Self::Auto if has_list && transactions > 1 && threads > 1 => Strategy::Bal,
             Self::Auto => Strategy::Sequential,
         }
     }
@@ -104,14 +99,14 @@ mod tests {
     #[test]
     fn auto_runs_small_blocks_sequentially() {
         use Strategy::*;
-        assert_eq!(ExecMode::Auto.strategy(1, true), Sequential);
-        assert_eq!(ExecMode::Auto.strategy(2, true), Bal);
-        assert_eq!(ExecMode::Auto.strategy(3, false), Sequential);
-        assert_eq!(ExecMode::Auto.strategy(100, false), Optimistic);
-        assert_eq!(ExecMode::Bal.strategy(1, true), Bal);
-        assert_eq!(ExecMode::Bal.strategy(100, false), Sequential);
-        assert_eq!(ExecMode::Optimistic.strategy(1, false), Optimistic);
-        assert_eq!(ExecMode::Optimistic.strategy(100, true), Bal);
-        assert_eq!(ExecMode::Sequential.strategy(100, true), Sequential);
+        assert_eq!(ExecMode::Auto.strategy(1, true, 2), Sequential);
+        assert_eq!(ExecMode::Auto.strategy(2, true, 2), Bal);
+        assert_eq!(ExecMode::Auto.strategy(2, true, 1), Sequential);
+        assert_eq!(ExecMode::Auto.strategy(100, false, 2), Sequential);
+        assert_eq!(ExecMode::Bal.strategy(1, true, 1), Bal);
+        assert_eq!(ExecMode::Bal.strategy(100, false, 2), Sequential);
+        assert_eq!(ExecMode::Optimistic.strategy(1, false, 1), Optimistic);
+        assert_eq!(ExecMode::Optimistic.strategy(100, true, 2), Bal);
+        assert_eq!(ExecMode::Sequential.strategy(100, true, 2), Sequential);
     }
 }

@@ -412,7 +412,11 @@ impl Importer {
         let strategy = if self.execution.differential {
             Strategy::Sequential
         } else {
-            self.execution.mode.strategy(block.body.transactions.len(), carried.is_some())
+            self.execution.mode.strategy(
+                block.body.transactions.len(),
+                carried.is_some(),
+                self.execution.threads(),
+            )
         };
         let output: BlockExecutionOutput = match (strategy, &carried) {
             (Strategy::Bal, Some((_, list))) if supports_parallel_bal(spec, block) => {

@@ -213,7 +213,7 @@ pub struct SummaryRow {
 }
 
 /// The ideal speedups of the blocks' critical paths.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct IdealSpeedup {
     /// Median over the blocks with transactions.
     pub median: f64,
@@ -223,6 +223,9 @@ pub struct IdealSpeedup {
     pub worst: f64,
     /// Total gas of the corpus over the sum of the critical paths.
     pub corpus: f64,
+    /// Over the corpus, what `cores` workers can at least reach by Brent's bound, `total / (total / cores +
+    /// critical path)` summed over blocks, for 2, 8 and 32 cores: `(cores, speedup)`.
+    pub projected: Vec<(usize, f64)>,
 }
 
 /// The whole report.
@@ -629,6 +632,20 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
         best: speedups.last().copied().unwrap_or(1.0),
         worst: speedups.first().copied().unwrap_or(1.0),
         corpus: if critical == 0 { 1.0 } else { path_gas as f64 / critical as f64 },
+        projected: [2usize, 8, 32]
+            .into_iter()
+            .map(|cores| {
+                // Time on `cores` workers (in gas), block by block: at most total/cores + critical path.
+                let time: f64 = blocks
+                    .iter()
+                    .map(|block| {
+                        let path = &block.critical_path;
+                        path.total_gas as f64 / cores as f64 + path.critical_gas as f64
+                    })
+                    .sum();
+                (cores, if time > 0.0 { path_gas as f64 / time } else { 1.0 })
+            })
+            .collect(),
     };
     let in_memory_ms: f64 = blocks.iter().map(|block| block.sequential_in_memory_ms).sum();
     let analysis_ms: f64 = blocks.iter().map(|block| block.code_analysis_ms).sum();
@@ -712,6 +729,16 @@ impl BenchReport {
             out,
             "\nIdeal speedup from the critical paths (total gas / critical path): median {:.2}, best {:.2}, worst {:.2}, whole corpus {:.2}\n",
             ideal.median, ideal.best, ideal.worst, ideal.corpus
+        );
+        let projected: Vec<String> = ideal
+            .projected
+            .iter()
+            .map(|(cores, speedup)| format!("{cores} cores {speedup:.2}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Projected speedup over the corpus, at least (Brent's bound, total / (total / cores + critical path) per block): {}\n",
+            projected.join(", ")
         );
         let _ = writeln!(out, "## Blocks (times in ms: prefetch / execute / root / commit)\n");
         let mut header = String::from(
