@@ -52,6 +52,9 @@ use crate::{
 pub enum ExecMode {
     /// One transaction after the other (`balnode_executor::execute_block`).
     Sequential,
+    /// Sequential, also building the block's access list, as a node must to check an Amsterdam header's
+    /// list hash: the fair reference for the `bal` mode, which builds the list too (to verify it).
+    SequentialWithList,
     /// Every transaction at once, driven by the block's access list
     /// (`balnode_executor::execute_block_parallel_bal`, with its prefetch). Blocks before Byzantium run
     /// sequentially, as in the importer.
@@ -63,12 +66,14 @@ pub enum ExecMode {
 
 impl ExecMode {
     /// Every mode the bench runs, the reference (sequential) first.
-    pub const ALL: &[Self] = &[Self::Sequential, Self::Bal, Self::Optimistic];
+    pub const ALL: &[Self] =
+        &[Self::Sequential, Self::SequentialWithList, Self::Bal, Self::Optimistic];
 
     /// The mode's name in the report.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Sequential => "sequential",
+            Self::SequentialWithList => "sequential+list",
             Self::Bal => "bal",
             Self::Optimistic => "optimistic",
         }
@@ -78,6 +83,7 @@ impl ExecMode {
     /// at 2 threads only the state root runs on two.
     pub const fn thread_counts(self) -> &'static [usize] {
         match self {
+            Self::SequentialWithList => &[1],
             Self::Sequential | Self::Bal | Self::Optimistic => &[1, 2],
         }
     }
@@ -123,7 +129,7 @@ impl ExecMode {
                 &bundle.senders,
                 state,
                 Some(&placeholder),
-                false,
+                self == Self::SequentialWithList,
             ),
         }
     }

@@ -42,8 +42,29 @@ fn bench_prints_the_summary_as_json() {
     assert!(ok, "{stderr}");
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let summary = report["summary"].as_array().unwrap();
-    // Sequential at 1 and 2 threads, warm and cold.
-    assert_eq!(summary.len(), 4, "{summary:?}");
+    // Every mode at its thread counts, warm and cold.
+    let rows: Vec<(&str, u64, &str)> = summary
+        .iter()
+        .map(|row| {
+            (
+                row["mode"].as_str().unwrap(),
+                row["threads"].as_u64().unwrap(),
+                row["cache"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    for cache in ["warm", "cold"] {
+        assert!(rows.contains(&("sequential+list", 1, cache)), "{rows:?}");
+        for mode in ["sequential", "bal", "optimistic"] {
+            for threads in [1, 2] {
+                assert!(
+                    rows.contains(&(mode, threads, cache)),
+                    "{mode} {threads} {cache}: {rows:?}"
+                );
+            }
+        }
+    }
+    assert_eq!(summary.len(), 14, "{rows:?}");
     for row in summary {
         for field in
             ["mode", "threads", "cache", "mgas_per_s", "ratio_to_sequential", "ratio_to_revm"]
