@@ -15,7 +15,13 @@
 //! the coordinator, one at a time, so a contended block degrades towards sequential speed rather than below
 //! it (plus the wasted speculation).
 
-use std::cell::RefCell;
+use std::{
+    cell::RefCell,
+    sync::{
+        atomic::{AtomicBool, AtomicU64, Ordering},
+        mpsc,
+    },
+};
 
 use alloy_evm::{
     Evm,
@@ -179,18 +185,33 @@ pub fn execute_block_optimistic<P: StateProvider>(
     let mut committer = Committer::new(&executor, placeholder);
     std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
     let beneficiary = block.header.beneficiary;
-    // Every transaction speculatively at once, then validated and committed in block order.
-    let speculated: Vec<Speculated> = transactions
-        .par_iter()
-        .zip(senders.par_iter())
-        .enumerate()
-        .map_init(
+    let failed = AtomicBool::new(false);
+    let reexecuted = AtomicU64::new(0);
+    let (results, received) = mpsc::channel::<Speculated>();
+    let (committer, outcome) = std::thread::scope(|scope| {
+        let (failed, reexecuted) = (&failed, &reexecuted);
+        let coordinator = scope.spawn(move || {
+            let outcome = committer.commit_speculated_in_order(
+                spec,
+                block,
+                senders,
+                beneficiary,
+                received,
+                failed,
+                reexecuted,
+            );
+            (committer, outcome)
+        });
+        transactions.par_iter().zip(senders.par_iter()).enumerate().for_each_init(
             || {
                 let mut worker = block_executor(spec, block, worker_state(reader_of_thread()));
                 worker.evm.defer_rewards();
-                worker
+                (worker, results.clone())
             },
-            |worker, (index, (transaction, sender))| {
+            |(worker, results), (index, (transaction, sender))| {
+                if failed.load(Ordering::Relaxed) {
+                    return;
+                }
                 *worker.evm_mut().db_mut() = worker_state(reader_of_thread());
                 let outcome = worker
                     .execute_transaction_without_commit(Recovered::new_unchecked(
@@ -204,12 +225,12 @@ pub fn execute_block_optimistic<P: StateProvider>(
                         (executed, reads, fee)
                     });
                 trace!(target: "exec::optimistic", index, ok = outcome.is_ok(), "Speculated transaction");
-                Speculated { index, outcome }
+                let _ = results.send(Speculated { index, outcome });
             },
-        )
-        .collect();
-    let outcome =
-        committer.commit_speculated_in_order(spec, block, senders, beneficiary, speculated);
+        );
+        drop(results);
+        coordinator.join().expect("the coordinator does not panic")
+    });
     let committer_stats = outcome?;
     committer.hand_back(&mut executor);
     let output = finish_block(spec, block, executor)?;
@@ -227,21 +248,23 @@ where
 {
     /// Validates and commits the speculative results in block order, executing again those whose reads
     /// went stale; returns how many were executed again.
+    #[allow(clippy::too_many_arguments)]
     fn commit_speculated_in_order(
         &mut self,
         spec: &std::sync::Arc<ChainSpec>,
         block: &Block,
         senders: &[Address],
         beneficiary: Address,
-        speculated: Vec<Speculated>,
+        received: mpsc::Receiver<Speculated>,
+        failed: &AtomicBool,
+        reexecuted: &AtomicU64,
     ) -> Result<u64, ExecutionError> {
         let transactions = &block.body.transactions;
         let mut waiting: Vec<Option<Speculated>> =
             std::iter::repeat_with(|| None).take(transactions.len()).collect();
         self.receipts.reserve(transactions.len());
         let mut next = 0;
-        let mut reexecuted = 0;
-        for speculated in speculated {
+        for speculated in received {
             let index = speculated.index;
             waiting[index] = Some(speculated);
             while let Some(speculated) = waiting.get_mut(next).and_then(Option::take) {
@@ -254,16 +277,19 @@ where
                             Ok(self.commit_with_fee(next, executed, beneficiary, fee)?)
                         }
                         _ => {
-                            reexecuted += 1;
+                            reexecuted.fetch_add(1, Ordering::Relaxed);
                             self.reexecute(spec, block, next, transaction, senders[next])
                         }
                     });
-                committed?;
+                if let Err(error) = committed {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
                 next += 1;
             }
         }
         debug_assert_eq!(next, transactions.len(), "every result was received");
-        Ok(reexecuted)
+        Ok(reexecuted.load(Ordering::Relaxed))
     }
 
     /// Whether every value the transaction read is still the value here.
