@@ -288,27 +288,19 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
     });
     blocking(&mut module, "eth_getBlockTransactionCountByNumber", |ctx, params| {
         let args = Args::parse(&params, 1)?;
-        let Some(number) = ctx.number_of_tag(args.required(0)?)? else { return Ok(Value::Null) };
-        to_json(ctx.provider.body(number)?.map(|body| U256::from(body.transactions.len())))
+        body_count(ctx, ctx.number_of_tag(args.required(0)?)?, |body| body.transactions.len())
     });
     blocking(&mut module, "eth_getBlockTransactionCountByHash", |ctx, params| {
         let args = Args::parse(&params, 1)?;
-        let Some(number) = ctx.provider.block_number(args.hash(0)?)? else {
-            return Ok(Value::Null);
-        };
-        to_json(ctx.provider.body(number)?.map(|body| U256::from(body.transactions.len())))
+        body_count(ctx, ctx.provider.block_number(args.hash(0)?)?, |body| body.transactions.len())
     });
     blocking(&mut module, "eth_getUncleCountByBlockNumber", |ctx, params| {
         let args = Args::parse(&params, 1)?;
-        let Some(number) = ctx.number_of_tag(args.required(0)?)? else { return Ok(Value::Null) };
-        to_json(ctx.provider.body(number)?.map(|body| U256::from(body.ommers.len())))
+        body_count(ctx, ctx.number_of_tag(args.required(0)?)?, |body| body.ommers.len())
     });
     blocking(&mut module, "eth_getUncleCountByBlockHash", |ctx, params| {
         let args = Args::parse(&params, 1)?;
-        let Some(number) = ctx.provider.block_number(args.hash(0)?)? else {
-            return Ok(Value::Null);
-        };
-        to_json(ctx.provider.body(number)?.map(|body| U256::from(body.ommers.len())))
+        body_count(ctx, ctx.provider.block_number(args.hash(0)?)?, |body| body.ommers.len())
     });
     blocking(&mut module, "eth_getUncleByBlockNumberAndIndex", |ctx, params| {
         let args = Args::parse(&params, 2)?;
@@ -650,6 +642,16 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
 }
 
 /// The ommer at `index` of block `number`, as a block without transactions.
+/// A count of block `number`'s body (`null` for an unknown block): its transactions or its uncles.
+fn body_count(
+    ctx: &RpcContext,
+    number: Option<BlockNumber>,
+    count: impl FnOnce(&balnode_primitives::BlockBody<balnode_primitives::TxEnvelope>) -> usize,
+) -> RpcResult<Value> {
+    let Some(number) = number else { return Ok(Value::Null) };
+    to_json(ctx.provider.body(number)?.map(|body| U256::from(count(&body))))
+}
+
 fn uncle(ctx: &RpcContext, number: BlockNumber, index: U256) -> RpcResult<Value> {
     let Some(body) = ctx.provider.body(number)? else { return Ok(Value::Null) };
     let Some(ommer) = usize::try_from(index).ok().and_then(|index| body.ommers.get(index)) else {
