@@ -9,3 +9,11 @@
 //!
 //! Every block, built here or received, is committed through [`balnode_import::Importer`]: the one
 //! validation path (the builder's own list is re-verified like an imported one).
+
+pub mod builder;
+pub mod chain;
+
+pub use builder::{
+    BlockAttributes, BuildError, Payload, PoolCandidate, TransactionSource, build_payload,
+};
+pub use chain::{Chain, ChainError, ForkchoiceOutcome, PayloadStatus, Produced, dev_attributes};

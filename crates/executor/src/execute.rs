@@ -297,7 +297,7 @@ pub(crate) fn block_ctx(block: &Block) -> EthBlockExecutionCtx<'_> {
 
 /// Executes and commits transaction `index` as [`EthBlockExecutor`] does, with `bal@v5.7.0`'s inclusion check
 /// in place of alloy-evm's ([`check_bal_v5_7_inclusion`]).
-fn execute_with_bal_v5_7_inclusion<DB: StateDB + BalIndexedDatabase>(
+pub(crate) fn execute_with_bal_v5_7_inclusion<DB: StateDB + BalIndexedDatabase>(
     executor: &mut BlockExec<'_, DB>,
     transaction: Recovered<&TxEnvelope>,
     index: usize,

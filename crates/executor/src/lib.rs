@@ -19,6 +19,7 @@
 
 mod amsterdam;
 mod bal;
+mod build;
 mod call;
 mod changes;
 mod compare;
@@ -34,6 +35,7 @@ mod simulate;
 mod state_gas;
 mod trace;
 
+pub use build::{BuiltBlock, Candidate, Skipped, build_block};
 pub use call::{
     AccessListOutcome, CallEnv, CallError, CallOutcome, call, create_access_list, estimate_gas,
     revert_reason,

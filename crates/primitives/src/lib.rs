@@ -21,7 +21,7 @@ pub use alloy_consensus::{
 };
 pub use alloy_eips::{self as eips, eip4895::Withdrawal};
 pub use alloy_primitives::{
-    self as primitives, Address, B256, BlockHash, BlockNumber, Bloom, Bytes, KECCAK256_EMPTY,
+    self as primitives, Address, B64, B256, BlockHash, BlockNumber, Bloom, Bytes, KECCAK256_EMPTY,
     StorageKey, StorageValue, TxHash, U256, address, b256, bytes, hex, keccak256,
 };
 pub use alloy_rlp as rlp;
