@@ -16,7 +16,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: differential bench rpc-compat rpc-client bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+.PHONY: differential bench rpc-compat rpc-client devnet-e2e bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -94,6 +94,13 @@ rpc-compat: fixtures
 rpc-client: fixtures
 	$(CARGO) build --profile conformance --locked --bin balnode
 	scripts/rpc-client-test.sh target/conformance/balnode $(FIXTURES)/chains/rpc-compat
+
+## devnet-e2e: the devnet end to end with real client libraries: ethers.js and solc (npm, pinned by
+## scripts/devnet-e2e/package-lock.json) deploy an ERC-20 on `balnode node --dev`, move tokens between dev
+## accounts and check balances, Transfer events, the access lists and the pool's errors; then a restart.
+devnet-e2e:
+	$(CARGO) build --profile conformance --locked --bin balnode
+	scripts/devnet-e2e.sh target/conformance/balnode
 
 ## bench-rpc: JSON-RPC load on loopback (64 connections, 30 s each for eth_blockNumber, eth_getBalance and
 ## eth_call) over the rpc-compat chain: requests per second, p50 and p99 latency.

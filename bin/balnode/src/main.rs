@@ -131,6 +131,12 @@ enum Command {
         /// the stored chain id).
         #[arg(long, value_name = "CHAIN")]
         chain: Option<String>,
+        /// With `--dev`: produce a block every SECS seconds (empty ones too); without it, each transaction
+        /// is mined in a block of its own as soon as it is pending.
+        #[arg(long = "dev.block-time", value_name = "SECS", requires = "dev")]
+        dev_block_time: Option<f64>,
+        #[command(flatten)]
+        exec: ExecArgs,
         #[command(flatten)]
         rpc: node_cmd::RpcArgs,
     },
@@ -274,14 +280,26 @@ fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Bal { command } => bal_cmd::run(command)?,
         Command::Replay(args) => replay_cmd::run(args)?,
-        Command::Node { dev: is_dev, datadir, chain, rpc } => {
+        Command::Node { dev: is_dev, datadir, chain, dev_block_time, exec, rpc } => {
             if is_dev {
                 node_dev(&datadir)?;
             }
             let store = open_existing(&datadir)?;
             let spec =
                 node_cmd::chain_of(&store, chain.as_deref().or_else(|| is_dev.then_some("dev")))?;
-            node_cmd::serve(store, spec, &rpc)?;
+            let dev_block_time = dev_block_time
+                .map(|secs| {
+                    Duration::try_from_secs_f64(secs)
+                        .ok()
+                        .filter(|period| !period.is_zero())
+                        .ok_or_else(|| {
+                            eyre::eyre!("--dev.block-time {secs}: not a positive duration")
+                        })
+                })
+                .transpose()?;
+            let options =
+                node_cmd::NodeOptions { execution: exec.execution()?, dev: is_dev, dev_block_time };
+            node_cmd::serve(store, spec, &rpc, options)?;
         }
         Command::BenchRpc { chain_dir, connections, duration } => {
             node_cmd::bench_rpc(

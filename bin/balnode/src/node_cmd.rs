@@ -5,9 +5,12 @@ use std::{
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
+    time::Duration,
 };
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, mainnet};
+use balnode_devnet::{Chain, DevTrigger, run_dev_producer};
+use balnode_import::{Execution, Importer};
 use balnode_primitives::B256;
 use balnode_rpc::{
     Namespace, RpcConfig, RpcContext, RpcProvider,
@@ -110,22 +113,53 @@ pub(crate) fn chain_of(store: &DatabaseEnv, chain: Option<&str>) -> eyre::Result
     )
 }
 
-/// Serves JSON-RPC over `store` until SIGINT or SIGTERM.
-pub(crate) fn serve(store: DatabaseEnv, spec: Arc<ChainSpec>, args: &RpcArgs) -> eyre::Result<()> {
+/// What `balnode node` runs besides the JSON-RPC server.
+#[derive(Debug)]
+pub(crate) struct NodeOptions {
+    /// How blocks execute (those the node imports and those it builds).
+    pub(crate) execution: Execution,
+    /// Produce blocks (`--dev`).
+    pub(crate) dev: bool,
+    /// `--dev.block-time`: a block at this interval; `None`: one per transaction.
+    pub(crate) dev_block_time: Option<Duration>,
+}
+
+/// Serves JSON-RPC over `store` (and, with `--dev`, produces blocks) until SIGINT or SIGTERM; a block in
+/// progress is finished and committed before the node exits.
+pub(crate) fn serve(
+    store: DatabaseEnv,
+    spec: Arc<ChainSpec>,
+    args: &RpcArgs,
+    options: NodeOptions,
+) -> eyre::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("balnode-rpc")
         .build()
         .wrap_err("cannot start the async runtime")?;
     runtime.block_on(async {
+        let importer = Importer::new(spec.clone(), store.clone()).with_execution(options.execution);
+        let chain = Arc::new(Chain::new(importer, None));
         let provider: Arc<dyn RpcProvider> = Arc::new(store);
         let chain_id = spec.chain_id();
         let context = Arc::new(RpcContext::new(provider, spec, args.config()));
         let mut shutdown = ShutdownSignal::new().wrap_err("cannot listen for SIGINT/SIGTERM")?;
         let server = start_server(context).await?;
         println!("JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})", server.local_addr);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let producer = options.dev.then(|| {
+            let trigger = match options.dev_block_time {
+                Some(period) => DevTrigger::Interval(period),
+                None => DevTrigger::OnTransaction(tokio::sync::broadcast::channel(1).1),
+            };
+            tokio::spawn(run_dev_producer(chain.clone(), trigger, stopped))
+        });
         shutdown.recv().await;
         info!(target: "balnode::node", "Shutting down");
+        let _ = stop.send(true);
+        if let Some(producer) = producer {
+            producer.await.wrap_err("the block producer failed")?;
+        }
         let _ = server.handle.stop();
         server.handle.stopped().await;
         Ok(())

@@ -334,11 +334,16 @@ impl Chain {
 
     /// The `--dev` producer's step: builds a block on the head from the pool (at most `max_transactions` of
     /// its transactions) and imports it through the importer's full validation, then marks it safe and
-    /// finalized (a dev chain has no other fork to follow).
+    /// finalized (a dev chain has no other fork to follow). With `skip_empty`, a block without transactions
+    /// is not imported, and `None` is returned.
     ///
     /// # Errors
     /// A failing build or store; [`ChainError::BuiltInvalid`] when the built block fails its own validation.
-    pub fn produce_block(&self, max_transactions: Option<usize>) -> Result<Produced, ChainError> {
+    pub fn produce_block(
+        &self,
+        max_transactions: Option<usize>,
+        skip_empty: bool,
+    ) -> Result<Option<Produced>, ChainError> {
         let mut inner = self.inner.lock();
         let head = self.store().chain_info()?;
         let parent = self
@@ -347,6 +352,9 @@ impl Chain {
             .ok_or(ProviderError::BlockNotFound(head.head_number))?;
         let attributes = dev_attributes(&self.spec, &parent, head.head_hash);
         let payload = self.build(head.head_hash, &attributes, max_transactions)?;
+        if skip_empty && payload.block.body.transactions.is_empty() {
+            return Ok(None);
+        }
         self.importer
             .import(&payload.block, payload.block_access_list.as_ref())
             .map_err(|error| ChainError::BuiltInvalid(Box::new(error)))?;
@@ -365,7 +373,7 @@ impl Chain {
             gas_used = payload.block.header.gas_used,
             "Produced block"
         );
-        Ok(Produced { payload: Arc::new(payload) })
+        Ok(Some(Produced { payload: Arc::new(payload) }))
     }
 
     /// Tells the pool the head moved; `unwound` are the transactions of blocks taken off the chain.

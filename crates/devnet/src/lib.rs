@@ -12,8 +12,10 @@
 
 pub mod builder;
 pub mod chain;
+pub mod producer;
 
 pub use builder::{
     BlockAttributes, BuildError, Payload, PoolCandidate, TransactionSource, build_payload,
 };
 pub use chain::{Chain, ChainError, ForkchoiceOutcome, PayloadStatus, Produced, dev_attributes};
+pub use producer::{DevTrigger, run_dev_producer};

@@ -105,7 +105,7 @@ fn produced_blocks_carry_their_transactions_and_a_verified_access_list() {
         transfer(0, 1, to, 6),
         transfer(1, 0, to, 7),
     ]);
-    let produced = chain.produce_block(None).unwrap();
+    let produced = chain.produce_block(None, false).unwrap().unwrap();
     let block = &produced.payload.block;
     assert_eq!(block.header.number, 1);
     assert_eq!(block.body.transactions.len(), 3);
@@ -121,8 +121,12 @@ fn produced_blocks_carry_their_transactions_and_a_verified_access_list() {
     assert_eq!(Some(balnode_primitives::keccak256(&list)), block.header.block_access_list_hash);
     // The pool's transactions are mined: the next block is empty.
     assert!(source.held.lock().is_empty());
-    let empty = chain.produce_block(None).unwrap();
+    let empty = chain.produce_block(None, false).unwrap().unwrap();
     assert!(empty.payload.block.body.transactions.is_empty());
+    assert!(
+        chain.produce_block(None, true).unwrap().is_none(),
+        "nothing to include, nothing produced"
+    );
     assert_eq!(store.chain_info().unwrap().head_number, 2);
 }
 
@@ -137,7 +141,7 @@ fn a_nonce_gap_and_an_unfunded_sender_are_left_out() {
         transfer(2, 2, to, 1),
         transfer(3, 0, to, 1),
     ]);
-    let produced = chain.produce_block(None).unwrap();
+    let produced = chain.produce_block(None, false).unwrap().unwrap();
     assert_eq!(produced.payload.block.body.transactions.len(), 1);
     assert_eq!(produced.payload.skipped.len(), 2);
     assert!(produced.payload.skipped[0].reason.contains("nonce"), "{:?}", produced.payload.skipped);
