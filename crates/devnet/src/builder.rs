@@ -47,6 +47,8 @@ pub struct BlockAttributes {
     /// The gas limit to move towards (by at most the parent's limit / 1024 per block); `None` keeps the
     /// parent's.
     pub target_gas_limit: Option<u64>,
+    /// The header's extra data; `None`: [`EXTRA_DATA`].
+    pub extra_data: Option<Bytes>,
 }
 
 /// A transaction the pool offers the builder.
@@ -192,7 +194,7 @@ pub fn build_payload<S: StateProviderFactory + StateRootProvider>(
         number,
         gas_limit: next_gas_limit(parent.gas_limit, attributes.target_gas_limit),
         timestamp,
-        extra_data: Bytes::from_static(EXTRA_DATA),
+        extra_data: attributes.extra_data.clone().unwrap_or_else(|| Bytes::from_static(EXTRA_DATA)),
         mix_hash: attributes.prev_randao,
         base_fee_per_gas: base_fee,
         excess_blob_gas,

@@ -17,7 +17,10 @@ use std::{
 
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_import::{ImportError, Importer};
-use balnode_primitives::{Address, B64, B256, Block, Bytes, Header, TxEnvelope, keccak256};
+use balnode_primitives::{
+    Address, B64, B256, Block, Bytes, Header, TxEnvelope,
+    consensus::transaction::SignerRecoverable, keccak256,
+};
 use balnode_storage_api::{
     BlockHashReader, BlockReader, BlockWriter, ChainInfoReader, ForkchoiceMarkers, ForkchoiceStore,
     HeaderProvider, ProviderError,
@@ -26,7 +29,9 @@ use balnode_storage_mdbx::DatabaseEnv;
 use parking_lot::Mutex;
 use tracing::{debug, info, warn};
 
-use crate::builder::{BlockAttributes, BuildError, Payload, TransactionSource, build_payload};
+use crate::builder::{
+    BlockAttributes, BuildError, Payload, PoolCandidate, TransactionSource, build_payload,
+};
 
 /// Built payloads kept for `engine_getPayload`.
 const MAX_PAYLOADS: usize = 16;
@@ -76,6 +81,9 @@ pub enum ChainError {
     /// A payload was to be built on a block that is not canonical.
     #[error("block {0} is not on the canonical chain")]
     NotCanonical(B256),
+    /// A transaction given to build with cannot be included.
+    #[error("cannot include {0}")]
+    NotIncluded(String),
     /// A block that was canonical and valid failed to import again after an invalid branch.
     #[error("cannot restore the canonical chain: {0}")]
     Restore(#[source] Box<ImportError>),
@@ -286,7 +294,7 @@ impl Chain {
         }
         let payload_id = match attributes {
             Some(attributes) => {
-                let payload = self.build(head, attributes, None)?;
+                let payload = self.build(head, attributes, None, None)?;
                 let id = payload_id(head, attributes);
                 inner.payloads.retain(|(known, _)| *known != id);
                 inner.payloads.push_back((id, Arc::new(payload)));
@@ -300,29 +308,69 @@ impl Chain {
         Ok(ForkchoiceOutcome { status, payload_id })
     }
 
+    /// `testing_buildBlockV1`: builds a block on `parent_hash` (canonical) with `attributes`, from exactly
+    /// `transactions` in their order (each must be includable) or, with `None`, from the pool; the chain is
+    /// not changed.
+    ///
+    /// # Errors
+    /// A transaction that cannot be included (named, with why), attributes that do not fit, a store failure.
+    pub fn build_on(
+        &self,
+        parent_hash: B256,
+        attributes: &BlockAttributes,
+        transactions: Option<Vec<TxEnvelope>>,
+    ) -> Result<Payload, ChainError> {
+        let _chain = self.inner.lock();
+        let Some(transactions) = transactions else {
+            return self.build(parent_hash, attributes, None, None);
+        };
+        let candidates = transactions
+            .into_iter()
+            .enumerate()
+            .map(|(index, transaction)| {
+                let sender = transaction.recover_signer().map_err(|error| {
+                    ChainError::NotIncluded(format!(
+                        "transaction {index}: invalid signature: {error}"
+                    ))
+                })?;
+                Ok(PoolCandidate { transaction, sender, sidecar: None })
+            })
+            .collect::<Result<Vec<_>, ChainError>>()?;
+        let payload = self.build(parent_hash, attributes, None, Some(candidates))?;
+        if let Some(skipped) = payload.skipped.first() {
+            return Err(ChainError::NotIncluded(format!(
+                "transaction {}: {}",
+                skipped.hash, skipped.reason
+            )));
+        }
+        Ok(payload)
+    }
+
     /// `engine_getPayload`: a payload built by [`Chain::forkchoice_updated`].
     pub fn payload(&self, id: B64) -> Option<Arc<Payload>> {
         let inner = self.inner.lock();
         inner.payloads.iter().find(|(known, _)| *known == id).map(|(_, payload)| payload.clone())
     }
 
-    /// Builds a block on `parent_hash` (canonical) from the pool.
+    /// Builds a block on `parent_hash` (canonical) from `given` transactions, or from the pool.
     fn build(
         &self,
         parent_hash: B256,
         attributes: &BlockAttributes,
         max_transactions: Option<usize>,
+        given: Option<Vec<PoolCandidate>>,
     ) -> Result<Payload, ChainError> {
         let store = self.store();
         let number =
             self.canonical_number(parent_hash)?.ok_or(ChainError::NotCanonical(parent_hash))?;
         let parent = store.header_by_number(number)?.ok_or(ProviderError::BlockNotFound(number))?;
         let candidates = |base_fee, blob_base_fee| {
-            let mut candidates = self
-                .source
-                .as_ref()
-                .map(|source| source.best_transactions(base_fee, blob_base_fee))
-                .unwrap_or_default();
+            let mut candidates = given.unwrap_or_else(|| {
+                self.source
+                    .as_ref()
+                    .map(|source| source.best_transactions(base_fee, blob_base_fee))
+                    .unwrap_or_default()
+            });
             if let Some(max) = max_transactions {
                 candidates.truncate(max);
             }
@@ -351,7 +399,7 @@ impl Chain {
             .header_by_number(head.head_number)?
             .ok_or(ProviderError::BlockNotFound(head.head_number))?;
         let attributes = dev_attributes(&self.spec, &parent, head.head_hash);
-        let payload = self.build(head.head_hash, &attributes, max_transactions)?;
+        let payload = self.build(head.head_hash, &attributes, max_transactions, None)?;
         if skip_empty && payload.block.body.transactions.is_empty() {
             return Ok(None);
         }
@@ -541,5 +589,6 @@ pub fn dev_attributes(spec: &ChainSpec, parent: &Header, parent_hash: B256) -> B
         slot_number: active(Hardfork::Amsterdam)
             .then(|| parent.slot_number.map_or(number, |slot| slot + 1)),
         target_gas_limit: None,
+        extra_data: None,
     }
 }
