@@ -14,6 +14,7 @@ use std::{
 };
 
 mod bal_cmd;
+mod config;
 mod node_cmd;
 mod replay_cmd;
 
@@ -28,7 +29,7 @@ use balnode_import::{
 use balnode_primitives::B256;
 use balnode_storage_api::ChainInfoReader;
 use balnode_storage_mdbx::DatabaseEnv;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use eyre::WrapErr;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -39,6 +40,10 @@ use tracing_subscriber::EnvFilter;
 #[derive(Debug, Parser)]
 #[command(name = "balnode", version, about, propagate_version = true)]
 struct Cli {
+    /// A TOML file of flag values (keys: the long flag names; see configs/balnode.toml). The command line
+    /// and the `BALNODE_*` variables override it.
+    #[arg(long, global = true, value_name = "FILE", env = "BALNODE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -170,7 +175,15 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match config::matches(Cli::command(), std::env::args_os().collect())
+        .and_then(|matches| Ok(Cli::from_arg_matches(&matches)?))
+    {
+        Ok(cli) => cli,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
