@@ -173,8 +173,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("balnode.toml");
         std::fs::write(&path, file).unwrap();
-        let mut argv: Vec<OsString> =
-            vec!["balnode".into(), "--config".into(), path.clone().into()];
+        let mut argv: Vec<OsString> = vec!["balnode".into(), "--config".into(), path.into()];
         argv.extend(args.iter().map(OsString::from));
         let matches = matches(Cli::command(), argv).unwrap();
         let Sub::Node { http_port, http_api, dev, exec_threads } =
