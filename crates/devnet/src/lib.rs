@@ -9,3 +9,7 @@
 //!
 //! Every block, built here or received, is committed through [`balnode_import::Importer`]: the one
 //! validation path (the builder's own list is re-verified like an imported one).
+
+pub mod pool;
+
+pub use pool::{PoolConfig, PoolError, PoolProvider, PooledTx, TxPool};
