@@ -9,7 +9,7 @@ use std::{
 };
 
 use balnode_chainspec::{ChainSpec, chain_by_name_or_path, dev, mainnet};
-use balnode_devnet::{Chain, DevTrigger, run_dev_producer};
+use balnode_devnet::{Chain, DevTrigger, PoolConfig, TxPool, run_dev_producer};
 use balnode_import::{Execution, Importer};
 use balnode_primitives::B256;
 use balnode_rpc::{
@@ -283,14 +283,25 @@ pub(crate) fn rpc_compat(
         .build()
         .wrap_err("cannot start the async runtime")?;
     let summary = runtime.block_on(async {
-        let provider: Arc<dyn RpcProvider> = Arc::new(store);
+        let store = Arc::new(store);
+        let provider: Arc<dyn RpcProvider> = store.clone();
+        // A pool over the imported chain (no block producer): the `eth_sendRawTransaction` cases fill it,
+        // the `txpool_*` cases (which sort after them) read it back.
+        let pool = TxPool::new(spec.clone(), store, PoolConfig::default());
         let config =
             RpcConfig { addr: SocketAddr::from(([127, 0, 0, 1], 0)), ..RpcConfig::default() };
         let config = RpcConfig {
-            namespaces: vec![Namespace::Eth, Namespace::Net, Namespace::Web3, Namespace::Debug],
+            namespaces: vec![
+                Namespace::Eth,
+                Namespace::Net,
+                Namespace::Web3,
+                Namespace::Debug,
+                Namespace::Txpool,
+            ],
             ..config
         };
-        let server = start_server(Arc::new(RpcContext::new(provider, spec, config))).await?;
+        let context = RpcContext::new(provider, spec, config).with_pool(Arc::new(pool));
+        let server = start_server(Arc::new(context)).await?;
         let addr = server.local_addr;
         let summary = tokio::task::spawn_blocking(move || run_all(addr, &cases, &known)).await?;
         let _ = server.handle.stop();

@@ -51,6 +51,27 @@ pub struct BlockAttributes {
     pub extra_data: Option<Bytes>,
 }
 
+impl TransactionSource for crate::TxPool {
+    fn best_transactions(&self, base_fee: u64, blob_base_fee: Option<u128>) -> Vec<PoolCandidate> {
+        Self::best_transactions(self, base_fee, blob_base_fee)
+            .into_iter()
+            .map(|pooled| PoolCandidate {
+                transaction: pooled.tx.clone(),
+                sender: pooled.sender,
+                sidecar: pooled.sidecar.clone(),
+            })
+            .collect()
+    }
+
+    fn on_canonical_state_change(&self) {
+        Self::on_canonical_state_change(self);
+    }
+
+    fn reinject(&self, transactions: Vec<(TxEnvelope, Address)>) {
+        Self::reinject(self, transactions);
+    }
+}
+
 /// A transaction the pool offers the builder.
 #[derive(Debug, Clone)]
 pub struct PoolCandidate {
@@ -134,7 +155,8 @@ pub fn next_gas_limit(parent: u64, target: Option<u64>) -> u64 {
 }
 
 /// Builds a block on `parent` (a canonical block of `store`, whose hash is `parent_hash`) with `attributes`,
-/// trying in order the transactions `candidates` gives for the block's base fee and blob base fee.
+/// trying in order the transactions `candidates` gives for the block's base fee and blob base fee, and
+/// including at most `max_transactions` of them.
 ///
 /// # Errors
 /// Attributes the fork does not allow, a parent the rules cannot extend, a failing execution or store.
@@ -145,6 +167,7 @@ pub fn build_payload<S: StateProviderFactory + StateRootProvider>(
     parent_hash: B256,
     attributes: &BlockAttributes,
     candidates: impl FnOnce(u64, Option<u128>) -> Vec<PoolCandidate>,
+    max_transactions: Option<usize>,
 ) -> Result<Payload, BuildError> {
     let number = parent.number + 1;
     let timestamp = attributes.timestamp;
@@ -220,8 +243,9 @@ pub fn build_payload<S: StateProviderFactory + StateRootProvider>(
         usize::MAX
     };
     let withdrawals = attributes.withdrawals.clone().map(Withdrawals::new);
-    let built = build_block(spec, draft, withdrawals, max_size, candidates, state)
-        .map_err(|source| BuildError::Execution { number, source: Box::new(source) })?;
+    let built =
+        build_block(spec, draft, withdrawals, max_size, max_transactions, candidates, state)
+            .map_err(|source| BuildError::Execution { number, source: Box::new(source) })?;
     let balnode_executor::BuiltBlock { mut block, output, skipped, .. } = built;
 
     let state_root = store.state_root_with(parent.number, &output.state)?;

@@ -365,19 +365,23 @@ impl Chain {
             self.canonical_number(parent_hash)?.ok_or(ChainError::NotCanonical(parent_hash))?;
         let parent = store.header_by_number(number)?.ok_or(ProviderError::BlockNotFound(number))?;
         let candidates = |base_fee, blob_base_fee| {
-            let mut candidates = given.unwrap_or_else(|| {
+            given.unwrap_or_else(|| {
                 self.source
                     .as_ref()
                     .map(|source| source.best_transactions(base_fee, blob_base_fee))
                     .unwrap_or_default()
-            });
-            if let Some(max) = max_transactions {
-                candidates.truncate(max);
-            }
-            candidates
+            })
         };
-        build_payload(&self.spec, store, &parent, parent_hash, attributes, candidates)
-            .map_err(|error| ChainError::Build(Box::new(error)))
+        build_payload(
+            &self.spec,
+            store,
+            &parent,
+            parent_hash,
+            attributes,
+            candidates,
+            max_transactions,
+        )
+        .map_err(|error| ChainError::Build(Box::new(error)))
     }
 
     /// The `--dev` producer's step: builds a block on the head from the pool (at most `max_transactions` of

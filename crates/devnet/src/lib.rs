@@ -12,10 +12,12 @@
 
 pub mod builder;
 pub mod chain;
+pub mod pool;
 pub mod producer;
 
 pub use builder::{
     BlockAttributes, BuildError, Payload, PoolCandidate, TransactionSource, build_payload,
 };
 pub use chain::{Chain, ChainError, ForkchoiceOutcome, PayloadStatus, Produced, dev_attributes};
+pub use pool::{PoolConfig, PoolError, PoolProvider, PooledTx, TxPool};
 pub use producer::{DevTrigger, run_dev_producer};

@@ -64,7 +64,8 @@ pub struct BuiltBlock {
 /// Builds a block on `state` (the parent's post-state) from `draft` (a header with everything the EVM needs:
 /// number, timestamp, beneficiary, gas limit, base fee, prev-randao, excess blob gas, parent beacon block
 /// root, slot number) and `withdrawals`, trying `candidates` in order, with at most `max_size` bytes of
-/// transactions (their EIP-2718 encodings).
+/// transactions (their EIP-2718 encodings) and at most `max_transactions` of them (the candidates after the
+/// last one included are not tried).
 ///
 /// A candidate that fails the block executor's checks (nonce, balance, fee caps, the block's remaining gas)
 /// is left out, and so is every later candidate of its sender (their nonces would no longer follow); so is one
@@ -78,6 +79,7 @@ pub fn build_block<P: StateProvider>(
     draft: Header,
     withdrawals: Option<Withdrawals>,
     max_size: usize,
+    max_transactions: Option<usize>,
     candidates: impl IntoIterator<Item = Candidate>,
     state: P,
 ) -> Result<BuiltBlock, ExecutionError> {
@@ -109,6 +111,9 @@ pub fn build_block<P: StateProvider>(
     let mut failed_senders = HashSet::new();
     let (mut blob_gas, mut size) = (0u64, 0usize);
     for Candidate { transaction, sender } in candidates {
+        if max_transactions.is_some_and(|max| transactions.len() >= max) {
+            break;
+        }
         let hash = *transaction.tx_hash();
         let tx_blob_gas = transaction.blob_gas_used().unwrap_or_default();
         let tx_size = transaction.encode_2718_len();

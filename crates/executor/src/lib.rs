@@ -17,6 +17,7 @@
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod admission;
 mod amsterdam;
 mod bal;
 mod build;
@@ -35,6 +36,7 @@ mod simulate;
 mod state_gas;
 mod trace;
 
+pub use admission::{IntrinsicGasError, TxLimits, check_intrinsic_gas, tx_limits};
 pub use build::{BuiltBlock, Candidate, Skipped, build_block};
 pub use call::{
     AccessListOutcome, CallEnv, CallError, CallOutcome, call, create_access_list, estimate_gas,

@@ -28,7 +28,7 @@ use crate::{
 };
 
 /// Registers `name` on the blocking pool: `handler` gets the context and the parameters.
-fn blocking<F>(module: &mut RpcModule<Arc<RpcContext>>, name: &'static str, handler: F)
+pub(crate) fn blocking<F>(module: &mut RpcModule<Arc<RpcContext>>, name: &'static str, handler: F)
 where
     F: Fn(&RpcContext, Params<'_>) -> RpcResult<Value> + Clone + Send + Sync + 'static,
 {
@@ -73,7 +73,7 @@ where
         .expect("each method is registered once");
 }
 
-fn to_json<T: Serialize>(value: T) -> RpcResult<Value> {
+pub(crate) fn to_json<T: Serialize>(value: T) -> RpcResult<Value> {
     Ok(serde_json::to_value(value)?)
 }
 
@@ -318,8 +318,11 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
     });
     blocking(&mut module, "eth_getTransactionByHash", |ctx, params| {
         let args = Args::parse(&params, 1)?;
-        let Some(location) = ctx.provider.transaction_location(args.hash(0)?)? else {
-            return Ok(Value::Null);
+        let hash = args.hash(0)?;
+        let Some(location) = ctx.provider.transaction_location(hash)? else {
+            // Not in a block: a pooled transaction, as geth answers it (no block fields).
+            let pooled = ctx.pool.as_ref().and_then(|pool| pool.transaction_by_hash(hash));
+            return to_json(pooled.as_ref().map(crate::txpool::rpc_transaction));
         };
         let Some(block) = ctx.block(location.block_number)? else { return Ok(Value::Null) };
         to_json(block.transaction(location.index as usize))
@@ -366,10 +369,19 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
     blocking(&mut module, "eth_getTransactionCount", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let address: Address = args.required(0)?;
-        let state = ctx.state(ctx.require_number(args.optional(1)?)?)?;
-        let account = state.basic_account(address)?;
-        to_json(U256::from(account.map(|account| account.nonce).unwrap_or_default()))
+        let id: Option<BlockId> = args.optional(1)?;
+        let state = ctx.state(ctx.require_number(id)?)?;
+        let nonce = state.basic_account(address)?.map(|account| account.nonce).unwrap_or_default();
+        // `pending` counts the sender's executable pool transactions too (geth's pool nonce).
+        let pooled = match (id, &ctx.pool) {
+            (Some(BlockId::Number(BlockNumberOrTag::Pending)), Some(pool)) => {
+                pool.pending_nonce(address)
+            }
+            _ => None,
+        };
+        to_json(U256::from(pooled.map_or(nonce, |pooled| pooled.max(nonce))))
     });
+    crate::txpool::register_send_raw_transaction(&mut module);
     blocking(&mut module, "eth_getCode", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let address: Address = args.required(0)?;

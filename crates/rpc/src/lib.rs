@@ -1,4 +1,4 @@
-//! The JSON-RPC server of balnode: `eth`, `net`, `web3` and `debug` methods on jsonrpsee, HTTP and WebSocket on
+//! The JSON-RPC server of balnode: `eth`, `net`, `web3`, `debug` and `txpool` methods on jsonrpsee, HTTP and WebSocket on
 //! one port.
 //!
 //! Every method reads the store through the storage-api traits ([`RpcProvider`]) and runs on tokio's blocking
@@ -10,6 +10,7 @@
 //! Good starting points:
 //! - [`start_server`]: builds the modules the config enables and serves them.
 //! - [`api`]: one function per namespace registering its methods.
+//! - [`txpool`]: the [`TransactionPoolApi`] seam a pool implements, `eth_sendRawTransaction` and `txpool_*`.
 //! - `pubsub`: `eth_subscribe` (`newHeads`, `logs`) fed by a poller of the store's head.
 //! - [`compat`]: the rpc-compat runner (execution-apis `.io` cases compared as hive does).
 //!
@@ -27,6 +28,7 @@ pub mod error;
 mod filters;
 mod params;
 mod pubsub;
+pub mod txpool;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -41,6 +43,7 @@ use jsonrpsee::{
     RpcModule,
     server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
 };
+pub use txpool::{PoolContent, PoolRejection, PoolTransaction, TransactionPoolApi};
 
 /// Everything RPC reads: state, blocks, chain info, proofs, the safe and finalized markers.
 pub trait RpcProvider:
@@ -80,7 +83,7 @@ pub enum Namespace {
     Web3,
     /// `debug_*`.
     Debug,
-    /// `txpool_*` (served once the node has a pool).
+    /// `txpool_*` (answering with an error when the node has no pool).
     Txpool,
 }
 
@@ -161,6 +164,9 @@ pub struct RpcContext {
     pub(crate) filters: filters::Filters,
     /// New canonical block numbers, for subscriptions.
     pub(crate) heads: tokio::sync::broadcast::Sender<BlockNumber>,
+    /// The transaction pool, when the node has one (`eth_sendRawTransaction`, `txpool_*`, the `pending`
+    /// nonce).
+    pub(crate) pool: Option<Arc<dyn TransactionPoolApi>>,
 }
 
 impl std::fmt::Debug for RpcContext {
@@ -174,7 +180,14 @@ impl RpcContext {
     pub fn new(provider: Arc<dyn RpcProvider>, spec: Arc<ChainSpec>, config: RpcConfig) -> Self {
         let filters = filters::Filters::new(config.max_filters);
         let (heads, _) = tokio::sync::broadcast::channel(256);
-        Self { provider, spec, config, filters, heads }
+        Self { provider, spec, config, filters, heads, pool: None }
+    }
+
+    /// The context with a transaction pool behind `eth_sendRawTransaction`, `txpool_*` and the `pending`
+    /// nonce of `eth_getTransactionCount`.
+    pub fn with_pool(mut self, pool: Arc<dyn TransactionPoolApi>) -> Self {
+        self.pool = Some(pool);
+        self
     }
 }
 
@@ -187,7 +200,7 @@ pub fn build_module(context: Arc<RpcContext>) -> RpcModule<()> {
             Namespace::Net => api::net_module(context.clone()),
             Namespace::Web3 => api::web3_module(context.clone()),
             Namespace::Debug => api::debug_module(context.clone()),
-            Namespace::Txpool => continue,
+            Namespace::Txpool => txpool::txpool_module(context.clone()),
         };
         module.merge(methods).expect("method names are unique across namespaces");
     }

@@ -1,0 +1,3 @@
+//! Integration tests of balnode-devnet.
+
+mod pool_rpc;
