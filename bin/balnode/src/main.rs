@@ -14,6 +14,7 @@ use std::{
 };
 
 mod bal_cmd;
+mod engine_args;
 mod node_cmd;
 mod replay_cmd;
 

@@ -11,6 +11,10 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use alloy_eips::{
+    eip4844::{Blob, BlobTransactionSidecar, Bytes48},
+    eip7594::BlobTransactionSidecarEip7594,
+};
 use alloy_rpc_types_engine::{Claims, ExecutionPayloadV3, ExecutionPayloadV4, PayloadAttributes};
 use balnode_chainspec::ChainSpec;
 use balnode_import::{Importer, fixture::load_file, import_files, init_genesis};
@@ -18,10 +22,10 @@ use balnode_primitives::{B256, Block, Bytes, U256};
 use balnode_rpc::{
     RpcProvider,
     engine::{
-        BuildAttributes, BuiltPayload, EngineConfig, EngineError, EngineFork, EngineHandle,
-        ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadId, PayloadStatus, PayloadStatusEnum,
-        Requests, block_to_payload_v3, block_to_payload_v4, engine_fork, payload_v3_to_block,
-        payload_v4_to_block, start_engine_server,
+        BlobTransactionSidecarVariant, BuildAttributes, BuiltPayload, EngineConfig, EngineError,
+        EngineFork, EngineHandle, ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadId,
+        PayloadStatus, PayloadStatusEnum, Requests, block_to_payload_v3, block_to_payload_v4,
+        engine_fork, payload_v3_to_block, payload_v4_to_block, start_engine_server,
     },
 };
 use balnode_storage_api::{
@@ -826,6 +830,42 @@ fn get_payload_answers_with_the_shape_of_its_fork() {
     assert_eq!(envelope["executionPayload"]["blockHash"], json!(osaka_hash));
     assert_eq!(envelope["blobsBundle"], json!({"commitments": [], "proofs": [], "blobs": []}));
     assert_eq!(harness.error_code("engine_getPayloadV4", json!([id])), -38005);
+
+    // Blob sidecars: blob proofs (BlobsBundleV1) in a Prague payload, cell proofs (V2) from Osaka on; the
+    // other kind is the driver's mistake (-32000).
+    let v1 = || {
+        BlobTransactionSidecarVariant::Eip4844(BlobTransactionSidecar {
+            blobs: vec![Blob::default()],
+            commitments: vec![Bytes48::repeat_byte(1)],
+            proofs: vec![Bytes48::repeat_byte(2)],
+        })
+    };
+    let v2 = || {
+        BlobTransactionSidecarVariant::Eip7594(BlobTransactionSidecarEip7594 {
+            blobs: vec![Blob::default(), Blob::default()],
+            commitments: vec![Bytes48::repeat_byte(1), Bytes48::repeat_byte(3)],
+            cell_proofs: vec![Bytes48::repeat_byte(2); 2 * 128],
+        })
+    };
+    let with_sidecars = |block: &Block, hash, sidecars| BuiltPayload {
+        blob_sidecars: sidecars,
+        ..built(block, hash)
+    };
+    let bundle_sizes = |envelope: &Value| {
+        let bundle = &envelope["blobsBundle"];
+        ["commitments", "proofs", "blobs"].map(|key| bundle[key].as_array().unwrap().len())
+    };
+    let id = harness.build(with_sidecars(&prague, prague_hash, vec![v1()]));
+    let envelope = harness.result("engine_getPayloadV4", json!([id]));
+    assert_eq!(bundle_sizes(&envelope), [1, 1, 1]);
+    assert_eq!(envelope["blobsBundle"]["blobs"][0].as_str().unwrap().len(), 2 + 2 * 131_072);
+    let id = harness.build(with_sidecars(&prague, prague_hash, vec![v2()]));
+    assert_eq!(harness.error_code("engine_getPayloadV4", json!([id])), -32000);
+    let id = harness.build(with_sidecars(&osaka, osaka_hash, vec![v2()]));
+    let envelope = harness.result("engine_getPayloadV5", json!([id]));
+    assert_eq!(bundle_sizes(&envelope), [2, 256, 2]);
+    let id = harness.build(with_sidecars(&osaka, osaka_hash, vec![v1()]));
+    assert_eq!(harness.error_code("engine_getPayloadV5", json!([id])), -32000);
 }
 
 #[test]
