@@ -82,8 +82,9 @@ pub(crate) struct EngineContext {
     handle: Arc<dyn EngineHandle>,
     provider: Arc<dyn RpcProvider>,
     spec: Arc<ChainSpec>,
-    /// Held across each `newPayload`, `forkchoiceUpdated` and `getPayload`: tokio's mutex is fair, so they
-    /// run one at a time in the order they arrived (`common.md`'s message ordering).
+    /// Held across each `newPayload` and `forkchoiceUpdated`: tokio's mutex is fair, so they run one at a time
+    /// in the order they arrived (`common.md`'s message ordering). `getPayload` does not wait for them: a
+    /// payload being executed must not delay the proposer's block.
     order: tokio::sync::Mutex<()>,
 }
 
@@ -166,9 +167,15 @@ pub(crate) fn engine_module(
     ordered(&mut module, "engine_forkchoiceUpdatedV4", |context, params| {
         forkchoice_updated(context, &params, 4)
     });
-    ordered(&mut module, "engine_getPayloadV4", |context, params| get_payload(context, &params, 4));
-    ordered(&mut module, "engine_getPayloadV5", |context, params| get_payload(context, &params, 5));
-    ordered(&mut module, "engine_getPayloadV6", |context, params| get_payload(context, &params, 6));
+    blocking(&mut module, "engine_getPayloadV4", |context, params| {
+        get_payload(context, &params, 4)
+    });
+    blocking(&mut module, "engine_getPayloadV5", |context, params| {
+        get_payload(context, &params, 5)
+    });
+    blocking(&mut module, "engine_getPayloadV6", |context, params| {
+        get_payload(context, &params, 6)
+    });
     blocking(&mut module, "engine_getPayloadBodiesByHashV1", |context, params| {
         let bodies = bodies_by_hash(context, &params)?;
         to_json(

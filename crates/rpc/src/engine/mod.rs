@@ -39,8 +39,9 @@ use crate::{RpcConfig, RpcContext, RpcProvider, RunningServer, ServerError};
 
 /// What the Engine API drives; balnode-devnet's chain driver implements it.
 ///
-/// Calls may block: the server runs them on tokio's blocking pool, one at a time and in the order the requests
-/// arrived (the spec's message ordering), so an implementation needs no ordering of its own.
+/// Calls may block: the server runs them on tokio's blocking pool. `new_payload` and `forkchoice_updated` are
+/// called one at a time, in the order the requests arrived (the spec's message ordering); `get_payload` may run
+/// concurrently with either.
 pub trait EngineHandle: Send + Sync + 'static {
     /// Validates (when its parent state is known) and stores a payload.
     ///
@@ -226,6 +227,10 @@ impl From<balnode_storage_api::ProviderError> for EngineError {
     }
 }
 
+/// The smallest request and response body limit of the Engine API, whatever `EngineConfig::limits` says: a
+/// payload of a full block (and a `getPayload` answer with its blobs) must fit. geth allows the same.
+pub const ENGINE_MIN_BODY_SIZE: u32 = 128 * 1024 * 1024;
+
 /// Where and how the Engine API is served.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -233,8 +238,9 @@ pub struct EngineConfig {
     pub addr: SocketAddr,
     /// The shared secret of the JWT (HS256) every request must carry.
     pub jwt_secret: JwtSecret,
-    /// Body sizes, batch length and connection limits (its `addr`, `namespaces` and `cors_domains` are not
-    /// used), and the limits of the `eth_*` subset served next to the `engine_*` methods.
+    /// Body sizes (at least [`ENGINE_MIN_BODY_SIZE`]), batch length and connection limits (its `addr`,
+    /// `namespaces` and `cors_domains` are not used), and the limits of the `eth_*` subset served next to the
+    /// `engine_*` methods.
     pub limits: RpcConfig,
 }
 
@@ -286,8 +292,8 @@ pub async fn start_engine_server_with(
     let addr = config.addr;
     let limits = &config.limits;
     let server_config = ServerConfig::builder()
-        .max_request_body_size(limits.max_request_body_size)
-        .max_response_body_size(limits.max_response_body_size)
+        .max_request_body_size(limits.max_request_body_size.max(ENGINE_MIN_BODY_SIZE))
+        .max_response_body_size(limits.max_response_body_size.max(ENGINE_MIN_BODY_SIZE))
         .max_connections(limits.max_connections)
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch_len))
         .build();

@@ -7,7 +7,10 @@ use std::{
     io::{Read, Write},
     net::{SocketAddr, TcpStream},
     path::PathBuf,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -43,6 +46,11 @@ fn repo(path: &str) -> PathBuf {
 /// starts build `0x0101…`, and `get_payload` serves what the test put in `built`.
 #[derive(Default)]
 struct MockHandle {
+    /// How long `forkchoice_updated` takes, in milliseconds.
+    delay_ms: AtomicU64,
+    /// Calls of `forkchoice_updated` running now, and the most there ever were.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     payloads: Mutex<Vec<(Block, Option<Bytes>)>>,
     forkchoices: Mutex<Vec<(ForkchoiceState, Option<BuildAttributes>)>>,
     built: Mutex<HashMap<PayloadId, BuiltPayload>>,
@@ -66,6 +74,10 @@ impl EngineHandle for MockHandle {
         state: ForkchoiceState,
         attributes: Option<BuildAttributes>,
     ) -> Result<ForkchoiceUpdated, EngineError> {
+        let running = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(running, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(self.delay_ms.load(Ordering::SeqCst)));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let building = attributes.is_some();
         let head = state.head_block_hash;
         self.forkchoices.lock().push((state, attributes));
@@ -579,7 +591,7 @@ fn new_payload_converts_checks_and_hands_over_the_block() {
     ] {
         let status = harness.result(method, params);
         assert_eq!(status_of(&status), "INVALID", "{what}: {status}");
-        assert_eq!(status["latestValidHash"], Value::Null, "{what}");
+        assert_eq!(status.get("latestValidHash"), Some(&Value::Null), "{what}");
         assert!(
             status["validationError"].as_str().is_some_and(|e| !e.is_empty()),
             "{what}: {status}"
@@ -590,6 +602,22 @@ fn new_payload_converts_checks_and_hands_over_the_block() {
         handed_over,
         "no rejected payload reaches the handle"
     );
+}
+
+#[test]
+fn forkchoice_updates_reach_the_handle_one_at_a_time() {
+    let harness = Harness::new(Store::amsterdam());
+    harness.handle.delay_ms.store(200, Ordering::SeqCst);
+    let (_, hash) = harness.store.block(1);
+    let state = json!({"headBlockHash": hash, "safeBlockHash": hash, "finalizedBlockHash": hash});
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope
+                .spawn(|| harness.result("engine_forkchoiceUpdatedV4", json!([state, null, null])));
+        }
+    });
+    assert_eq!(harness.handle.forkchoices.lock().len(), 4);
+    assert_eq!(harness.handle.max_in_flight.load(Ordering::SeqCst), 1);
 }
 
 #[test]
