@@ -17,17 +17,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    BuiltPayload, EngineError, EngineHandle,
+    BlobAndProofV2, BuiltPayload, EngineError, EngineHandle, PooledBlob,
     payload::{
         EngineFork, block_to_payload_v3, block_to_payload_v4, check_requests,
-        check_versioned_hashes, parse_attributes, payload_v3_to_block, payload_v4_to_block,
-        require_fork, unexpected_fields,
+        check_versioned_hashes, engine_fork, parse_attributes, payload_v3_to_block,
+        payload_v4_to_block, require_fork, unexpected_fields,
     },
 };
 use crate::{RpcProvider, params::Args};
 
 /// The methods this server answers, as `engine_exchangeCapabilities` reports them (without itself).
-pub const CAPABILITIES: [&str; 13] = [
+pub const CAPABILITIES: [&str; 16] = [
     "engine_newPayloadV3",
     "engine_newPayloadV4",
     "engine_newPayloadV5",
@@ -41,11 +41,17 @@ pub const CAPABILITIES: [&str; 13] = [
     "engine_getPayloadBodiesByRangeV1",
     "engine_getPayloadBodiesByRangeV2",
     "engine_getClientVersionV1",
+    "engine_getBlobsV1",
+    "engine_getBlobsV2",
+    "engine_getBlobsV3",
 ];
 
 /// The most bodies one `getPayloadBodies` request may ask for (the spec requires at least 32; geth allows
 /// 1024).
 pub(crate) const MAX_PAYLOAD_BODIES: usize = 1024;
+
+/// The most blobs one `getBlobs` request may ask for (the spec requires at least 128).
+pub(crate) const MAX_BLOBS: usize = 128;
 
 /// `ClientVersionV1` (`identification.md`). alloy's type only accepts the client codes it knows; the spec says
 /// any two letters must be accepted, so the code is a string here.
@@ -200,6 +206,9 @@ pub(crate) fn engine_module(
     blocking(&mut module, "engine_getPayloadBodiesByRangeV2", |context, params| {
         to_json(bodies_by_range(context, &params)?)
     });
+    blocking(&mut module, "engine_getBlobsV1", |context, params| get_blobs(context, &params, 1));
+    blocking(&mut module, "engine_getBlobsV2", |context, params| get_blobs(context, &params, 2));
+    blocking(&mut module, "engine_getBlobsV3", |context, params| get_blobs(context, &params, 3));
     module
 }
 
@@ -446,4 +455,64 @@ fn bodies_by_range(
     let head = provider.chain_info()?.head_number;
     let end = start.saturating_add(count - 1).min(head);
     (start..=end).map(|number| body_at(provider, number, None)).collect()
+}
+
+/// `engine_getBlobsV1` (blob proofs; `-38005` once the head is in Osaka), `V2` (cell proofs, all or `null`) and
+/// `V3` (cell proofs, `null` where missing).
+fn get_blobs(context: &EngineContext, params: &Params<'_>, version: u8) -> EngineResult<Value> {
+    let args = Args::parse(params, 1)?;
+    let hashes: Vec<B256> = args.required(0)?;
+    if hashes.len() > MAX_BLOBS {
+        return Err(EngineError::TooLargeRequest(format!(
+            "{} blobs asked for, at most {MAX_BLOBS} served",
+            hashes.len()
+        )));
+    }
+    if version == 1 {
+        let head = context.provider.chain_info()?.head_number;
+        let timestamp = context
+            .provider
+            .header_by_number(head)?
+            .ok_or_else(|| EngineError::Internal(format!("the head block {head} has no header")))?
+            .timestamp;
+        if engine_fork(&context.spec, timestamp) >= EngineFork::Osaka {
+            return Err(EngineError::UnsupportedFork(
+                "engine_getBlobsV1 is not served once Osaka is active: use engine_getBlobsV2"
+                    .to_owned(),
+            ));
+        }
+    }
+    let blobs = context.handle.get_blobs(&hashes)?;
+    if blobs.len() != hashes.len() {
+        return Err(EngineError::Internal(format!(
+            "the pool answered {} entries for {} hashes",
+            blobs.len(),
+            hashes.len()
+        )));
+    }
+    match version {
+        1 => to_json(
+            blobs
+                .into_iter()
+                .map(|blob| match blob {
+                    Some(PooledBlob::Eip4844(blob)) => Some(blob),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        _ => {
+            let blobs: Vec<Option<BlobAndProofV2>> = blobs
+                .into_iter()
+                .map(|blob| match blob {
+                    Some(PooledBlob::Eip7594(blob)) => Some(blob),
+                    _ => None,
+                })
+                .collect();
+            if version == 2 && blobs.iter().any(Option::is_none) {
+                to_json(Value::Null)
+            } else {
+                to_json(blobs)
+            }
+        }
+    }
 }

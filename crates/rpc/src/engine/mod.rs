@@ -9,7 +9,8 @@
 //! Spec: `execution-apis/src/engine/` (common, authentication, identification, paris … amsterdam). Supported:
 //! `engine_newPayloadV3/V4/V5`, `engine_forkchoiceUpdatedV3/V4`, `engine_getPayloadV4/V5/V6`,
 //! `engine_getPayloadBodiesByHashV1/V2`, `engine_getPayloadBodiesByRangeV1/V2`, `engine_exchangeCapabilities`,
-//! `engine_getClientVersionV1`, plus the `eth_*` subset the spec requires on the same port.
+//! `engine_getClientVersionV1`, `engine_getBlobsV1/V2/V3` (over [`EngineHandle::get_blobs`]), plus the `eth_*`
+//! subset the spec requires on the same port.
 
 mod jwt;
 mod methods;
@@ -17,7 +18,11 @@ mod payload;
 
 use std::{net::SocketAddr, sync::Arc};
 
-pub use alloy_eips::{eip7594::BlobTransactionSidecarVariant, eip7685::Requests};
+pub use alloy_eips::{
+    eip4844::{BlobAndProofV1, BlobAndProofV2},
+    eip7594::BlobTransactionSidecarVariant,
+    eip7685::Requests,
+};
 pub use alloy_rpc_types_engine::{
     ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadAttributes, PayloadId, PayloadStatus,
     PayloadStatusEnum,
@@ -78,6 +83,22 @@ pub trait EngineHandle: Send + Sync + 'static {
 
     /// The latest version of the payload being built under `id`, `None` when there is no such build.
     fn get_payload(&self, id: PayloadId) -> Result<Option<BuiltPayload>, EngineError>;
+
+    /// The blobs of pooled blob transactions, one entry per versioned hash (`None` for a blob the pool does
+    /// not have), for `engine_getBlobsV1/V2/V3`. The default has no pool: every entry is `None`, which the
+    /// spec allows ("unable to serve blob pool data").
+    fn get_blobs(&self, versioned_hashes: &[B256]) -> Result<Vec<Option<PooledBlob>>, EngineError> {
+        Ok(vec![None; versioned_hashes.len()])
+    }
+}
+
+/// A pooled blob with its proofs, as its transaction's sidecar carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PooledBlob {
+    /// An EIP-4844 sidecar's blob with its blob proof (served by `engine_getBlobsV1`).
+    Eip4844(BlobAndProofV1),
+    /// An EIP-7594 sidecar's blob with its cell proofs (served by `engine_getBlobsV2/V3`).
+    Eip7594(BlobAndProofV2),
 }
 
 /// The payload attributes of a `forkchoiceUpdated`, checked for the method version (V3: Cancun to Osaka, the

@@ -25,10 +25,11 @@ use balnode_primitives::{B256, Block, Bytes, U256};
 use balnode_rpc::{
     RpcProvider,
     engine::{
-        BlobTransactionSidecarVariant, BuildAttributes, BuiltPayload, EngineConfig, EngineError,
-        EngineFork, EngineHandle, ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadId,
-        PayloadStatus, PayloadStatusEnum, Requests, block_to_payload_v3, block_to_payload_v4,
-        engine_fork, payload_v3_to_block, payload_v4_to_block, start_engine_server,
+        BlobAndProofV1, BlobAndProofV2, BlobTransactionSidecarVariant, BuildAttributes,
+        BuiltPayload, EngineConfig, EngineError, EngineFork, EngineHandle, ForkchoiceState,
+        ForkchoiceUpdated, JwtSecret, PayloadId, PayloadStatus, PayloadStatusEnum, PooledBlob,
+        Requests, block_to_payload_v3, block_to_payload_v4, engine_fork, payload_v3_to_block,
+        payload_v4_to_block, start_engine_server,
     },
 };
 use balnode_storage_api::{
@@ -54,6 +55,7 @@ struct MockHandle {
     payloads: Mutex<Vec<(Block, Option<Bytes>)>>,
     forkchoices: Mutex<Vec<(ForkchoiceState, Option<BuildAttributes>)>>,
     built: Mutex<HashMap<PayloadId, BuiltPayload>>,
+    blobs: Mutex<HashMap<B256, PooledBlob>>,
 }
 
 const BUILD_ID: [u8; 8] = [1; 8];
@@ -88,6 +90,11 @@ impl EngineHandle for MockHandle {
 
     fn get_payload(&self, id: PayloadId) -> Result<Option<BuiltPayload>, EngineError> {
         Ok(self.built.lock().get(&id).cloned())
+    }
+
+    fn get_blobs(&self, versioned_hashes: &[B256]) -> Result<Vec<Option<PooledBlob>>, EngineError> {
+        let blobs = self.blobs.lock();
+        Ok(versioned_hashes.iter().map(|hash| blobs.get(hash).cloned()).collect())
     }
 }
 
@@ -1034,4 +1041,68 @@ fn payload_attributes_become_build_attributes() {
     let build = BuildAttributes::from(attributes);
     assert_eq!((build.timestamp, build.slot_number, build.target_gas_limit), (5, Some(4), Some(6)));
     assert_eq!(build.suggested_fee_recipient, balnode_primitives::Address::repeat_byte(2));
+}
+
+#[test]
+fn get_blobs_serves_the_pool_by_version() {
+    let v1 = |byte| {
+        PooledBlob::Eip4844(BlobAndProofV1 {
+            blob: Box::default(),
+            proof: Bytes48::repeat_byte(byte),
+        })
+    };
+    let v2 = |byte| {
+        PooledBlob::Eip7594(BlobAndProofV2 {
+            blob: Box::default(),
+            proofs: vec![Bytes48::repeat_byte(byte); 128],
+        })
+    };
+    let (old, new, other) = (B256::repeat_byte(1), B256::repeat_byte(2), B256::repeat_byte(3));
+    let fill = |harness: &Harness| {
+        let mut blobs = harness.handle.blobs.lock();
+        blobs.insert(old, v1(1));
+        blobs.insert(new, v2(2));
+        blobs.insert(other, v2(3));
+    };
+
+    // A head before Osaka (the rpc-compat genesis alone): V1 serves blob proofs, `null` for the rest.
+    let dir = repo("crates/import/testdata/chains/rpc-compat");
+    let genesis = balnode_chainspec::read_genesis(&dir.join("genesis.json")).unwrap();
+    let harness = Harness::new(Store::empty(Arc::new(ChainSpec::from_genesis(genesis).unwrap())));
+    fill(&harness);
+    let blobs = harness.result("engine_getBlobsV1", json!([[old, new, B256::repeat_byte(9)]]));
+    assert_eq!(blobs[0]["proof"], json!(Bytes48::repeat_byte(1)));
+    assert_eq!(blobs[0]["blob"].as_str().unwrap().len(), 2 + 2 * 131_072);
+    assert_eq!((&blobs[1], &blobs[2]), (&Value::Null, &Value::Null));
+    assert_eq!(harness.error_code("engine_getBlobsV1", json!([vec![old; 129]])), -38004);
+    drop(harness);
+
+    // A head in Osaka's time frame: V1 is refused; V2 is all or nothing; V3 fills in what it has.
+    let harness = Harness::new(Store::rpc_compat());
+    fill(&harness);
+    assert_eq!(harness.error_code("engine_getBlobsV1", json!([[old]])), -38005);
+    let blobs = harness.result("engine_getBlobsV2", json!([[new, other]]));
+    assert_eq!(blobs.as_array().unwrap().len(), 2);
+    assert_eq!(blobs[1]["proofs"].as_array().unwrap().len(), 128);
+    assert_eq!(blobs[1]["proofs"][0], json!(Bytes48::repeat_byte(3)));
+    assert_eq!(
+        harness.result("engine_getBlobsV2", json!([[new, B256::repeat_byte(9)]])),
+        Value::Null
+    );
+    assert_eq!(
+        harness.result("engine_getBlobsV2", json!([[new, old]])),
+        Value::Null,
+        "a blob-proof blob is an older version"
+    );
+    let blobs = harness.result("engine_getBlobsV3", json!([[new, B256::repeat_byte(9), old]]));
+    assert_eq!(blobs[0]["proofs"].as_array().unwrap().len(), 128);
+    assert_eq!((&blobs[1], &blobs[2]), (&Value::Null, &Value::Null));
+    for method in ["engine_getBlobsV2", "engine_getBlobsV3"] {
+        assert_eq!(harness.error_code(method, json!([vec![new; 129]])), -38004, "{method}");
+    }
+    // At least 128 are served (one version checked: 128 blobs are 32 MiB of JSON).
+    assert_eq!(
+        harness.result("engine_getBlobsV3", json!([vec![new; 128]])).as_array().unwrap().len(),
+        128
+    );
 }
