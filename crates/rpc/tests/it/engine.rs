@@ -431,6 +431,9 @@ fn capabilities_client_version_and_the_eth_subset() {
     assert_eq!(chain_id, json!(format!("{:#x}", harness.store.spec.chain_id())));
     let head = harness.result("eth_blockNumber", json!([]));
     assert_eq!(head, json!(format!("{:#x}", harness.store.head())));
+    for name in balnode_rpc::engine::ENGINE_ETH_METHODS {
+        assert_ne!(harness.call(name, json!([]))["error"]["code"].as_i64(), Some(-32601), "{name}");
+    }
     assert_eq!(harness.error_code("eth_getBalance", json!([B256::ZERO, "latest"])), -32601);
 }
 
