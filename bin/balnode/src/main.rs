@@ -15,6 +15,7 @@ use std::{
 
 mod bal_cmd;
 mod config;
+mod engine_args;
 mod node_cmd;
 mod replay_cmd;
 

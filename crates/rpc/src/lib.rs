@@ -13,17 +13,24 @@
 //! - [`txpool`]: the [`TransactionPoolApi`] seam a pool implements, `eth_sendRawTransaction` and `txpool_*`.
 //! - `pubsub`: `eth_subscribe` (`newHeads`, `logs`) fed by a poller of the store's head.
 //! - [`compat`]: the rpc-compat runner (execution-apis `.io` cases compared as hive does).
+//! - [`engine`]: the Engine API on its own port behind JWT ([`engine::start_engine_server`]), driving an
+//!   [`engine::EngineHandle`].
 //!
 //! ## Feature Flags
 //! None.
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+// alloy-rpc-types-engine's JWT checks need a jsonwebtoken backend chosen by its user: this crate names the
+// pure-Rust one (`rust_crypto`) in its Cargo.toml.
+use jsonwebtoken as _;
+
 pub mod api;
 pub mod bench;
 pub mod compat;
 mod config;
 mod convert;
+pub mod engine;
 pub mod error;
 mod filters;
 mod params;

@@ -1,0 +1,3 @@
+//! Integration tests of balnode-rpc.
+
+mod engine;
