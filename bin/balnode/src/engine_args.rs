@@ -14,8 +14,6 @@ use eyre::WrapErr;
 
 /// Where the Engine API listens and the JWT secret it checks.
 #[derive(Debug, Clone, Args)]
-// The devnet issue's node command flattens these into `balnode node`; until it is wired they are unused.
-#[allow(dead_code)]
 pub(crate) struct EngineArgs {
     /// The address the Engine API (HTTP and WebSocket, JWT-authenticated) listens on.
     #[arg(long = "authrpc.addr", value_name = "IP", default_value = "127.0.0.1")]
@@ -29,8 +27,6 @@ pub(crate) struct EngineArgs {
     pub(crate) authrpc_jwtsecret: Option<PathBuf>,
 }
 
-// Unused until the node command wires the Engine API (see the struct).
-#[allow(dead_code)]
 impl EngineArgs {
     /// The Engine API's configuration: the secret loaded (or created) now, so that a bad file stops the node
     /// before it serves anything; `limits` are the JSON-RPC server's.

@@ -145,6 +145,8 @@ enum Command {
         exec: ExecArgs,
         #[command(flatten)]
         rpc: node_cmd::RpcArgs,
+        #[command(flatten)]
+        engine: engine_args::EngineArgs,
     },
     /// Replay the execution-apis JSON-RPC cases (hive's rpc-compat) against a chain imported into a temporary
     /// datadir; prints `N passed, N failed` with the differences.
@@ -294,7 +296,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Bal { command } => bal_cmd::run(command)?,
         Command::Replay(args) => replay_cmd::run(args)?,
-        Command::Node { dev: is_dev, datadir, chain, dev_block_time, exec, rpc } => {
+        Command::Node { dev: is_dev, datadir, chain, dev_block_time, exec, rpc, engine } => {
             if is_dev {
                 node_dev(&datadir)?;
             }
@@ -311,8 +313,12 @@ fn run(cli: Cli) -> eyre::Result<()> {
                         })
                 })
                 .transpose()?;
-            let options =
-                node_cmd::NodeOptions { execution: exec.execution()?, dev: is_dev, dev_block_time };
+            let options = node_cmd::NodeOptions {
+                execution: exec.execution()?,
+                dev: is_dev,
+                dev_block_time,
+                engine: engine.config(&datadir, rpc.config())?,
+            };
             node_cmd::serve(store, spec, &rpc, options)?;
         }
         Command::BenchRpc { chain_dir, connections, duration } => {

@@ -13,6 +13,7 @@ use balnode_devnet::{Chain, DevTrigger, PoolConfig, TxPool, run_dev_producer};
 use balnode_import::{Execution, Importer};
 use balnode_primitives::B256;
 use balnode_rpc::{
+    engine::{EngineConfig, start_engine_server},
     Namespace, RpcConfig, RpcContext, RpcProvider,
     compat::{KnownFailures, load_cases, run_all},
     start_server,
@@ -74,7 +75,7 @@ pub(crate) struct RpcArgs {
 }
 
 impl RpcArgs {
-    fn config(&self) -> RpcConfig {
+    pub(crate) fn config(&self) -> RpcConfig {
         RpcConfig {
             addr: SocketAddr::new(self.http_addr, self.http_port),
             namespaces: self.http_api.clone(),
@@ -122,6 +123,8 @@ pub(crate) struct NodeOptions {
     pub(crate) dev: bool,
     /// `--dev.block-time`: a block at this interval; `None`: one per transaction.
     pub(crate) dev_block_time: Option<Duration>,
+    /// The Engine API's address and JWT secret.
+    pub(crate) engine: EngineConfig,
 }
 
 /// Serves JSON-RPC over `store` (and, with `--dev`, produces blocks) until SIGINT or SIGTERM; a block in
@@ -139,18 +142,22 @@ pub(crate) fn serve(
         .wrap_err("cannot start the async runtime")?;
     runtime.block_on(async {
         let importer = Importer::new(spec.clone(), store.clone()).with_execution(options.execution);
-        let chain = Arc::new(Chain::new(importer, None));
+        let pool = TxPool::new(spec.clone(), Arc::new(store.clone()), PoolConfig::default());
+        let chain = Arc::new(Chain::new(importer, Some(Arc::new(pool.clone()))));
         let provider: Arc<dyn RpcProvider> = Arc::new(store);
         let chain_id = spec.chain_id();
-        let context = Arc::new(RpcContext::new(provider, spec, args.config()));
+        let context = RpcContext::new(provider.clone(), spec.clone(), args.config())
+            .with_pool(Arc::new(pool.clone()));
         let mut shutdown = ShutdownSignal::new().wrap_err("cannot listen for SIGINT/SIGTERM")?;
-        let server = start_server(context).await?;
+        let server = start_server(Arc::new(context)).await?;
+        let engine = start_engine_server(options.engine, chain.clone(), provider, spec).await?;
         println!("JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})", server.local_addr);
+        println!("Engine API on http://{} (JWT)", engine.local_addr);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let producer = options.dev.then(|| {
             let trigger = match options.dev_block_time {
                 Some(period) => DevTrigger::Interval(period),
-                None => DevTrigger::OnTransaction(tokio::sync::broadcast::channel(1).1),
+                None => DevTrigger::OnTransaction(pool.subscribe_pending()),
             };
             tokio::spawn(run_dev_producer(chain.clone(), trigger, stopped))
         });
@@ -161,7 +168,9 @@ pub(crate) fn serve(
             producer.await.wrap_err("the block producer failed")?;
         }
         let _ = server.handle.stop();
+        let _ = engine.handle.stop();
         server.handle.stopped().await;
+        engine.handle.stopped().await;
         Ok(())
     })
 }

@@ -12,6 +12,7 @@
 
 pub mod builder;
 pub mod chain;
+mod engine;
 pub mod pool;
 pub mod producer;
 
