@@ -18,6 +18,7 @@ const MNEMONIC = "test test test test test test test test test test test junk";
 const wallets = [0, 1, 2, 3].map((i) =>
   HDNodeWallet.fromPhrase(MNEMONIC, undefined, `m/44'/60'/0'/0/${i}`).connect(provider));
 let checks = 0;
+const show = (value) => JSON.stringify(value, (_, v) => (typeof v === "bigint" ? v.toString() : v));
 const check = (what, ok, detail = "") => {
   assert.ok(ok, `${what} ${detail}`);
   checks += 1;
@@ -93,12 +94,12 @@ const written = new Map(tokenChanges.storageChanges.map((slot) => [
   BigInt(slot.key ?? slot.slot),
   (slot.changes ?? slot.slotChanges).map((c) => [Number(c.index ?? c.blockAccessIndex), BigInt(c.value ?? c.newValue ?? c.postValue)]),
 ]));
-check("the token's writes are the two balances", written.size === 2, JSON.stringify(tokenChanges));
-check("the sender's balance slot", JSON.stringify(written.get(slotOf(wallets[1].address))) === JSON.stringify([[1, 700n]]));
-check("the recipient's balance slot", JSON.stringify(written.get(slotOf(wallets[3].address))) === JSON.stringify([[1, 300n]]));
+check("the token's writes are the two balances", written.size === 2, show(tokenChanges));
+check("the sender's balance slot", show(written.get(slotOf(wallets[1].address))) === show([[1, 700n]]), show(tokenChanges));
+check("the recipient's balance slot", show(written.get(slotOf(wallets[3].address))) === show([[1, 300n]]), show(tokenChanges));
 const sender = entry(wallets[1].address);
 const nonces = sender.nonceChanges.map((c) => [Number(c.index ?? c.blockAccessIndex), BigInt(c.value ?? c.newNonce ?? c.postNonce)]);
-check("the sender's nonce change", JSON.stringify(nonces) === JSON.stringify([[1, 1n]]), JSON.stringify(sender));
+check("the sender's nonce change", show(nonces) === show([[1, 1n]]), show(sender));
 check("the sender paid gas", sender.balanceChanges.length === 1);
 
 // Bad transactions: each refused with geth's error, and nothing changes.
@@ -131,6 +132,8 @@ message = await rpcError(await raw(wallets[1], { nonce: before[1], data: "0x" + 
 check("oversized data", /oversized data/.test(message ?? ""), message);
 message = await rpcError(await raw(wallets[1], { nonce: before[1], value: parseUnits("1000000", 18) }));
 check("insufficient funds", /insufficient funds/.test(message ?? ""), message);
+message = await rpcError(await raw(wallets[1], { nonce: before[1], maxPriorityFeePerGas: 0n }));
+check("transaction underpriced (no tip)", /transaction underpriced/.test(message ?? ""), message);
 message = await rpcError(await raw(wallets[1], { nonce: before[1], gasLimit: 20000n }));
 check("intrinsic gas too low", /intrinsic gas too low/.test(message ?? ""), message);
 
@@ -140,14 +143,17 @@ const queued = await raw(wallets[3], { nonce: gap });
 check("a transaction after a nonce gap is accepted", (await rpcError(queued)) === null);
 const status = await provider.send("txpool_status", []);
 check("it is queued", BigInt(status.queued) === 1n && BigInt(status.pending) === 0n, JSON.stringify(status));
+// Raised by `percent` rounded up, and by at least 1 wei (geth wants both strictly higher).
+const raise = (value, percent) => value + [(value * percent + 99n) / 100n, 1n].reduce((a, b) => (a > b ? a : b));
 const bump = (percent) => ({
   nonce: gap,
-  maxFeePerGas: (base.maxFeePerGas * (100n + percent)) / 100n,
-  maxPriorityFeePerGas: (base.maxPriorityFeePerGas * (100n + percent)) / 100n,
+  maxFeePerGas: raise(base.maxFeePerGas, percent),
+  maxPriorityFeePerGas: raise(base.maxPriorityFeePerGas, percent),
 });
 message = await rpcError(await raw(wallets[3], bump(5n)));
 check("replacement transaction underpriced", /replacement transaction underpriced/.test(message ?? ""), message);
-check("a 10% bump replaces it", (await rpcError(await raw(wallets[3], bump(10n)))) === null);
+message = await rpcError(await raw(wallets[3], bump(10n)));
+check("a 10% bump replaces it", message === null, message);
 const content = await provider.send("txpool_content", []);
 const queuedOf3 = Object.entries(content.queued).find(([a]) => a.toLowerCase() === wallets[3].address.toLowerCase());
 check("txpool_content shows the replacement", queuedOf3 && BigInt(queuedOf3[1][String(gap)].maxFeePerGas) === bump(10n).maxFeePerGas);
