@@ -13,9 +13,9 @@ use balnode_devnet::{Chain, DevTrigger, PoolConfig, TxPool, run_dev_producer};
 use balnode_import::{Execution, Importer};
 use balnode_primitives::B256;
 use balnode_rpc::{
-    engine::{EngineConfig, start_engine_server},
     Namespace, RpcConfig, RpcContext, RpcProvider,
     compat::{KnownFailures, load_cases, run_all},
+    engine::{EngineConfig, start_engine_server},
     start_server,
 };
 use balnode_storage_api::{ChainInfoReader, ForkchoiceMarkers, ForkchoiceStore, HeaderProvider};

@@ -27,12 +27,13 @@ use super::{
 use crate::{RpcProvider, params::Args};
 
 /// The methods this server answers, as `engine_exchangeCapabilities` reports them (without itself).
-pub const CAPABILITIES: [&str; 16] = [
+pub const CAPABILITIES: [&str; 17] = [
     "engine_newPayloadV3",
     "engine_newPayloadV4",
     "engine_newPayloadV5",
     "engine_forkchoiceUpdatedV3",
     "engine_forkchoiceUpdatedV4",
+    "engine_getPayloadV3",
     "engine_getPayloadV4",
     "engine_getPayloadV5",
     "engine_getPayloadV6",
@@ -173,6 +174,9 @@ pub(crate) fn engine_module(
     ordered(&mut module, "engine_forkchoiceUpdatedV4", |context, params| {
         forkchoice_updated(context, &params, 4)
     });
+    blocking(&mut module, "engine_getPayloadV3", |context, params| {
+        get_payload(context, &params, 3)
+    });
     blocking(&mut module, "engine_getPayloadV4", |context, params| {
         get_payload(context, &params, 4)
     });
@@ -301,14 +305,15 @@ fn forkchoice_updated(
     to_json(context.handle.forkchoice_updated(state, attributes.map(Into::into))?)
 }
 
-/// `engine_getPayloadV4` (Prague), `V5` (Osaka: blobs bundle with cell proofs), `V6` (Amsterdam: an
-/// `ExecutionPayloadV4`).
+/// `engine_getPayloadV3` (Cancun), `V4` (Prague: with the execution requests), `V5` (Osaka: blobs bundle with
+/// cell proofs), `V6` (Amsterdam: an `ExecutionPayloadV4`).
 fn get_payload(context: &EngineContext, params: &Params<'_>, version: u8) -> EngineResult<Value> {
     let method = format!("engine_getPayloadV{version}");
     let args = Args::parse(params, 1)?;
     let id: PayloadId = args.required(0)?;
     let built = context.handle.get_payload(id)?.ok_or(EngineError::UnknownPayload)?;
     let fork = match version {
+        3 => EngineFork::Cancun,
         4 => EngineFork::Prague,
         5 => EngineFork::Osaka,
         _ => EngineFork::Amsterdam,
@@ -317,25 +322,26 @@ fn get_payload(context: &EngineContext, params: &Params<'_>, version: u8) -> Eng
     let BuiltPayload { block, hash, block_access_list, fees, requests, blob_sidecars } = built;
     let execution_requests = requests.unwrap_or_default();
     match fork {
-        EngineFork::Prague => {
+        EngineFork::Cancun | EngineFork::Prague => {
             let sidecars = blob_sidecars
                 .into_iter()
                 .map(|sidecar| match sidecar {
                     BlobTransactionSidecarVariant::Eip4844(sidecar) => Ok(sidecar),
                     BlobTransactionSidecarVariant::Eip7594(_) => Err(EngineError::Internal(
-                        "a Prague payload carries a sidecar with cell proofs".to_owned(),
+                        "a Cancun or Prague payload carries a sidecar with cell proofs".to_owned(),
                     )),
                 })
                 .collect::<EngineResult<Vec<_>>>()?;
-            to_json(ExecutionPayloadEnvelopeV4 {
-                envelope_inner: ExecutionPayloadEnvelopeV3 {
-                    execution_payload: block_to_payload_v3(hash, &block),
-                    block_value: fees,
-                    blobs_bundle: BlobsBundleV1::new(sidecars),
-                    should_override_builder: false,
-                },
-                execution_requests,
-            })
+            let envelope = ExecutionPayloadEnvelopeV3 {
+                execution_payload: block_to_payload_v3(hash, &block),
+                block_value: fees,
+                blobs_bundle: BlobsBundleV1::new(sidecars),
+                should_override_builder: false,
+            };
+            if fork == EngineFork::Cancun {
+                return to_json(envelope);
+            }
+            to_json(ExecutionPayloadEnvelopeV4 { envelope_inner: envelope, execution_requests })
         }
         _ => {
             let sidecars = blob_sidecars

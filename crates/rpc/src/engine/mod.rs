@@ -7,7 +7,7 @@
 //! [`EngineHandle`], which balnode-devnet's chain driver implements.
 //!
 //! Spec: `execution-apis/src/engine/` (common, authentication, identification, paris … amsterdam). Supported:
-//! `engine_newPayloadV3/V4/V5`, `engine_forkchoiceUpdatedV3/V4`, `engine_getPayloadV4/V5/V6`,
+//! `engine_newPayloadV3/V4/V5`, `engine_forkchoiceUpdatedV3/V4`, `engine_getPayloadV3/V4/V5/V6`,
 //! `engine_getPayloadBodiesByHashV1/V2`, `engine_getPayloadBodiesByRangeV1/V2`, `engine_exchangeCapabilities`,
 //! `engine_getClientVersionV1`, `engine_getBlobsV1/V2/V3` (over [`EngineHandle::get_blobs`]), plus the `eth_*`
 //! subset the spec requires on the same port.
