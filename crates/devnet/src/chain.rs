@@ -509,6 +509,9 @@ impl Chain {
     ) -> Result<Vec<(TxEnvelope, Address)>, ChainError> {
         let store = self.store();
         let mut unwound = Vec::new();
+        if target >= head_number {
+            return Ok(unwound);
+        }
         for number in target + 1..=head_number {
             let missing = || ProviderError::BlockNotFound(number);
             let header = store.header_by_number(number)?.ok_or_else(missing)?;

@@ -24,8 +24,8 @@ pub use alloy_eips::{
     eip7685::Requests,
 };
 pub use alloy_rpc_types_engine::{
-    ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadAttributes, PayloadId, PayloadStatus,
-    PayloadStatusEnum,
+    Claims, ForkchoiceState, ForkchoiceUpdated, JwtSecret, PayloadAttributes, PayloadId,
+    PayloadStatus, PayloadStatusEnum,
 };
 use balnode_chainspec::ChainSpec;
 use balnode_primitives::{Address, B256, Block, Bytes, U256, Withdrawal};
