@@ -2,6 +2,7 @@
 //!
 //! This binary stays thin: it parses the command line, sets up tracing and calls into the crates. Commands:
 //! - `init`: write a chain's genesis into a datadir (idempotent for the same genesis).
+//! - `db`: inspect, check and unwind a datadir (`db_cmd`).
 //! - `node`: run a node: the store and the JSON-RPC server (`--dev` prepares the built-in dev datadir first).
 //! - `rpc-compat`: the execution-apis JSON-RPC cases against a freshly imported chain.
 
@@ -14,6 +15,7 @@ use std::{
 };
 
 mod bal_cmd;
+mod db_cmd;
 mod node_cmd;
 mod replay_cmd;
 
@@ -269,6 +271,15 @@ fn run(cli: Cli) -> eyre::Result<()> {
             }
         }
         Command::Db { command: DbCommand::VerifyRoot { datadir } } => verify_root(&datadir)?,
+        Command::Db { command: DbCommand::Stats { datadir, json } } => {
+            db_cmd::stats(&open_existing(&datadir)?, json)?;
+        }
+        Command::Db { command: DbCommand::Check { datadir } } => {
+            db_cmd::check(&open_existing(&datadir)?, &datadir)?;
+        }
+        Command::Db { command: DbCommand::Unwind { datadir, to } } => {
+            db_cmd::unwind(&open_existing(&datadir)?, to)?;
+        }
         Command::Db { command: DbCommand::Forkchoice { datadir, file } } => {
             node_cmd::apply_forkchoice_file(&open_existing(&datadir)?, &file)?;
         }
@@ -511,6 +522,35 @@ fn test_fixtures(
 /// `balnode db` subcommands.
 #[derive(Debug, Subcommand)]
 enum DbCommand {
+    /// Each table's entries and pages (branch, leaf, overflow) and size, and the data file's size and
+    /// freelist.
+    Stats {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that the store agrees with itself: the head marker, the canonical chain from genesis (hashes,
+    /// headers linked by parent hash, bodies, senders, receipts, lookups), change sets against the history
+    /// indexes, plain against hashed state, the trie, and the head's state root. Exits non-zero naming the
+    /// first inconsistency (table, key, block).
+    Check {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+    },
+    /// Unwind the store to block N: the blocks above it are removed and the state after N restored from the
+    /// change sets (in one write transaction).
+    Unwind {
+        /// The datadir.
+        #[arg(long, value_name = "DIR")]
+        datadir: PathBuf,
+        /// The block to become the head; at most the current head.
+        #[arg(long, value_name = "N")]
+        to: u64,
+    },
     /// Recompute the head's state root from scratch (over the plain state and over the hashed state) and
     /// compare it with the head's header and the stored trie, node by node; report the first entry or trie
     /// path that differs.
