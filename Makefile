@@ -16,7 +16,9 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: differential bench rpc-compat rpc-client bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+SOAK_KILLS ?= 20
+
+.PHONY: soak differential bench rpc-compat rpc-client bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -61,6 +63,13 @@ conformance: nextest fixtures
 		--known-failures $(KNOWN_FAILURES) $(FIXTURES)/blockchain-tests/eest-bal-v5.7.0-alpha-amsterdam
 	RUST_LOG=warn target/conformance/balnode replay --known-failures $(REPLAY_KNOWN_FAILURES) \
 		$(FIXTURES)/mainnet/pevm-blocks
+
+## soak: the long fault tests over $(FIXTURES): `balnode import` of the hive-sync chain (3,000 blocks) killed
+## with SIGKILL at $(SOAK_KILLS) random moments, `db check` and the reported commits checked after each kill
+## (BALNODE_CRASH_SEED=N repeats a run's moments).
+soak: nextest fixtures
+	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) $(CARGO) nextest run -p balnode \
+		--locked --cargo-profile conformance --run-ignored only --no-capture -E 'test(import_of_hive_sync_survives)'
 
 ## differential: every blockchain suite at 1, 2 and 4 threads, three times (long: not in CI): with the
 ## differential check (each block sequentially, BAL-parallel and optimistically, compared), and in the

@@ -74,6 +74,10 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         exec: ExecArgs,
+        /// Print `committed <number> <hash>` on stderr once each block is committed (durable: a crash after
+        /// the line cannot lose the block), for tools and tests that check what survives a crash.
+        #[arg(long)]
+        log_commits: bool,
     },
     /// Export canonical blocks to an RLP block file (gzip when FILE ends in .gz), with each block's access
     /// list when the store has one.
@@ -241,9 +245,9 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let hash = init(&spec, &datadir)?;
             println!("{hash}");
         }
-        Command::Import { datadir, chain, files, exec } => {
+        Command::Import { datadir, chain, files, exec, log_commits } => {
             let spec = chain_by_name_or_path(&chain).wrap_err("cannot load the chain")?;
-            let (number, hash) = import(spec, &datadir, &files, exec.execution()?)?;
+            let (number, hash) = import(spec, &datadir, &files, exec.execution()?, log_commits)?;
             println!("head {number} {hash}");
         }
         Command::Export { datadir, from, to, file } => {
@@ -353,7 +357,7 @@ fn import_default(
     datadir: &Path,
     files: &[PathBuf],
 ) -> eyre::Result<(u64, B256)> {
-    import(spec, datadir, files, Execution::default())
+    import(spec, datadir, files, Execution::default(), false)
 }
 
 /// Imports block files into an initialised datadir of `spec`, with progress on a terminal and periodic log
@@ -363,11 +367,12 @@ fn import(
     datadir: &Path,
     files: &[PathBuf],
     execution: Execution,
+    log_commits: bool,
 ) -> eyre::Result<(u64, B256)> {
     let store = open_existing(datadir)?;
     store.check_genesis(spec.chain_id(), spec.genesis_hash())?;
     let importer = Importer::new(spec, store.clone()).with_execution(execution.clone());
-    let mut progress = Progress::new(files);
+    let mut progress = Progress::new(files, log_commits);
     let started = Instant::now();
     let result =
         import_files(&importer, files, |record, imported| progress.block(record, imported));
@@ -398,10 +403,11 @@ struct Progress {
     blocks: u64,
     transactions: u64,
     gas: u64,
+    log_commits: bool,
 }
 
 impl Progress {
-    fn new(files: &[PathBuf]) -> Self {
+    fn new(files: &[PathBuf], log_commits: bool) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             // Plain files give a byte total, hence an ETA; a gzip file's decompressed size is unknown.
             let total: u64 = files.iter().filter_map(|path| std::fs::metadata(path).ok()).map(|m| m.len()).sum();
@@ -415,7 +421,7 @@ impl Progress {
             bar
         });
         let now = Instant::now();
-        Self { bar, started: now, last_log: now, blocks: 0, transactions: 0, gas: 0 }
+        Self { bar, started: now, last_log: now, blocks: 0, transactions: 0, gas: 0, log_commits }
     }
 
     fn block(&mut self, record: &BlockRecord, imported: Imported) {
@@ -423,6 +429,10 @@ impl Progress {
             self.blocks += 1;
             self.transactions += transactions as u64;
             self.gas += gas_used;
+            if self.log_commits {
+                // `Importer::import` returned after the block's write transaction committed.
+                eprintln!("committed {} {}", record.number(), record.block.header.hash_slow());
+            }
         }
         let mgas_per_second =
             self.gas as f64 / 1e6 / self.started.elapsed().as_secs_f64().max(1e-9);

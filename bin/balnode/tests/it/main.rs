@@ -1,6 +1,7 @@
 //! End-to-end tests of the `balnode` command line, run as a user would run it.
 
 mod bal;
+mod crash;
 mod db;
 mod import;
 mod replay;
