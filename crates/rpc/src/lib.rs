@@ -37,6 +37,7 @@ use balnode_storage_api::{
     StateRootProvider,
 };
 pub use error::{RpcError, RpcResult};
+pub use params::parse_params;
 use jsonrpsee::{
     RpcModule,
     server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
