@@ -16,6 +16,7 @@ use std::{
 
 mod bal_cmd;
 mod db_cmd;
+mod metrics;
 mod node_cmd;
 mod replay_cmd;
 
@@ -78,6 +79,10 @@ enum Command {
         /// the line cannot lose the block), for tools and tests that check what survives a crash.
         #[arg(long)]
         log_commits: bool,
+        /// Serve Prometheus metrics on this address (`GET /metrics`): head, blocks, gas, Mgas/s, per-phase
+        /// times, execution counters, prefetch hits, database size.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Export canonical blocks to an RLP block file (gzip when FILE ends in .gz), with each block's access
     /// list when the store has one.
@@ -245,9 +250,10 @@ fn run(cli: Cli) -> eyre::Result<()> {
             let hash = init(&spec, &datadir)?;
             println!("{hash}");
         }
-        Command::Import { datadir, chain, files, exec, log_commits } => {
+        Command::Import { datadir, chain, files, exec, log_commits, metrics } => {
             let spec = chain_by_name_or_path(&chain).wrap_err("cannot load the chain")?;
-            let (number, hash) = import(spec, &datadir, &files, exec.execution()?, log_commits)?;
+            let options = ImportOptions { log_commits, metrics };
+            let (number, hash) = import(spec, &datadir, &files, exec.execution()?, options)?;
             println!("head {number} {hash}");
         }
         Command::Export { datadir, from, to, file } => {
@@ -357,7 +363,16 @@ fn import_default(
     datadir: &Path,
     files: &[PathBuf],
 ) -> eyre::Result<(u64, B256)> {
-    import(spec, datadir, files, Execution::default(), false)
+    import(spec, datadir, files, Execution::default(), ImportOptions::default())
+}
+
+/// What `balnode import` does besides importing.
+#[derive(Debug, Clone, Copy, Default)]
+struct ImportOptions {
+    /// Print `committed <number> <hash>` after each commit.
+    log_commits: bool,
+    /// Serve metrics there.
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// Imports block files into an initialised datadir of `spec`, with progress on a terminal and periodic log
@@ -367,12 +382,15 @@ fn import(
     datadir: &Path,
     files: &[PathBuf],
     execution: Execution,
-    log_commits: bool,
+    options: ImportOptions,
 ) -> eyre::Result<(u64, B256)> {
     let store = open_existing(datadir)?;
+    if let Some(addr) = options.metrics {
+        metrics::install(addr, &store)?;
+    }
     store.check_genesis(spec.chain_id(), spec.genesis_hash())?;
     let importer = Importer::new(spec, store.clone()).with_execution(execution.clone());
-    let mut progress = Progress::new(files, log_commits);
+    let mut progress = Progress::new(files, options.log_commits);
     let started = Instant::now();
     let result =
         import_files(&importer, files, |record, imported| progress.block(record, imported));
@@ -436,6 +454,7 @@ impl Progress {
         }
         let mgas_per_second =
             self.gas as f64 / 1e6 / self.started.elapsed().as_secs_f64().max(1e-9);
+        ::metrics::gauge!("balnode_import_mgas_per_second").set(mgas_per_second);
         if let Some(bar) = &self.bar {
             bar.set_position(record.offset + record.size as u64);
             bar.set_message(format!(

@@ -25,6 +25,7 @@ mod config;
 mod convert;
 pub mod error;
 mod filters;
+mod metrics;
 mod params;
 mod pubsub;
 
@@ -37,11 +38,13 @@ use balnode_storage_api::{
     StateRootProvider,
 };
 pub use error::{RpcError, RpcResult};
-pub use params::parse_params;
 use jsonrpsee::{
     RpcModule,
-    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+    server::{
+        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
+    },
 };
+pub use params::parse_params;
 
 /// Everything RPC reads: state, blocks, chain info, proofs, the safe and finalized markers.
 pub trait RpcProvider:
@@ -247,6 +250,7 @@ pub async fn start_server_with(
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(middleware)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(metrics::RpcMetrics::new))
         .build(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;

@@ -20,7 +20,7 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
-fn genesis() -> String {
+pub(crate) fn genesis() -> String {
     repo("crates/import/testdata/chains/rpc-compat/genesis.json").display().to_string()
 }
 

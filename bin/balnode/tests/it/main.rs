@@ -4,6 +4,7 @@ mod bal;
 mod crash;
 mod db;
 mod import;
+mod metrics;
 mod replay;
 mod rpc;
 mod rpc_ws;
