@@ -16,7 +16,13 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 
 BIN := target/$(PROFILE)/balnode
 
-.PHONY: differential bench rpc-compat rpc-client devnet-e2e bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
+SOAK_KILLS ?= 20
+# `make fuzz`: seconds per target (fuzz-short: FUZZ_SHORT_SECONDS); the targets are in fuzz/fuzz_targets.
+FUZZ_SECONDS ?= 600
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_TARGETS ?= block_file bal genesis rpc_params
+
+.PHONY: fuzz fuzz-short fuzz-tools fuzz-corpus soak differential bench rpc-compat rpc-client devnet-e2e bench-rpc bench-import bench-trie all build run test test-doc nextest conformance fixtures fmt fmt-check clippy docs deny pr ci clean-fixtures
 
 all: build
 
@@ -61,6 +67,39 @@ conformance: nextest fixtures
 		--known-failures $(KNOWN_FAILURES) $(FIXTURES)/blockchain-tests/eest-bal-v5.7.0-alpha-amsterdam
 	RUST_LOG=warn target/conformance/balnode replay --known-failures $(REPLAY_KNOWN_FAILURES) \
 		$(FIXTURES)/mainnet/pevm-blocks
+
+## soak: the long fault tests over $(FIXTURES): `balnode import` of the hive-sync chain (3,000 blocks) killed
+## with SIGKILL at $(SOAK_KILLS) random moments, `db check` and the reported commits checked after each kill
+## (BALNODE_CRASH_SEED=N repeats a run's moments).
+soak: nextest fixtures
+	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) $(CARGO) nextest run -p balnode \
+		--locked --cargo-profile conformance --run-ignored only --no-capture -E 'test(import_of_hive_sync_survives)'
+
+## fuzz-tools: installs cargo-fuzz from crates.io when the machine lacks it (it runs on the nightly toolchain).
+fuzz-tools:
+	@command -v cargo-fuzz >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+## fuzz-corpus: seeds fuzz/corpus/<target> (gitignored) from the fixtures; the small seeds in fuzz/seeds are
+## committed.
+fuzz-corpus: fixtures
+	scripts/fuzz-seeds.sh $(FIXTURES)
+
+## fuzz: each target of fuzz/ for $(FUZZ_SECONDS) s (one at a time: each uses a core); a crash stops it, the
+## input is left in fuzz/artifacts/<target>/.
+fuzz: fuzz-tools fuzz-corpus
+	cd fuzz && for target in $(FUZZ_TARGETS); do mkdir -p corpus/$$target; \
+		cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SECONDS) \
+			-rss_limit_mb=4096 \
+			|| exit 1; \
+	done
+
+## fuzz-short: each target for $(FUZZ_SHORT_SECONDS) s from the committed seeds (CI: no fixtures needed).
+fuzz-short: fuzz-tools
+	cd fuzz && for target in $(FUZZ_TARGETS); do mkdir -p corpus/$$target; \
+		cargo +nightly fuzz run $$target corpus/$$target seeds/$$target -- -max_total_time=$(FUZZ_SHORT_SECONDS) \
+			-rss_limit_mb=4096 \
+			|| exit 1; \
+	done
 
 ## differential: every blockchain suite at 1, 2 and 4 threads, three times (long: not in CI): with the
 ## differential check (each block sequentially, BAL-parallel and optimistically, compared), and in the

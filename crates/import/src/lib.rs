@@ -26,6 +26,7 @@ pub mod file;
 mod files;
 pub mod fixture;
 mod genesis;
+mod metrics;
 mod pipeline;
 pub mod runner;
 

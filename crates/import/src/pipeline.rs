@@ -4,9 +4,12 @@
 //! execute on the parent state → gas, receipts root, bloom, requests hash → state root → BAL hash → commit.
 //! Nothing of a block that fails a step is written.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicU64, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
 };
 
 use balnode_chainspec::{ChainSpec, Hardfork};
@@ -28,6 +31,8 @@ use balnode_storage_mdbx::DatabaseEnv;
 use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
 use rayon::prelude::*;
 use tracing::{debug, warn};
+
+use crate::metrics;
 
 use crate::bal_check::{self, BalCheckError};
 
@@ -307,6 +312,19 @@ impl Importer {
         block: &Block,
         block_access_list: Option<&Bytes>,
     ) -> Result<Imported, ImportError> {
+        let imported = self.import_block(block, block_access_list);
+        if let Err(error) = &imported {
+            metrics::rejected(error);
+        }
+        imported
+    }
+
+    /// [`Importer::import`] without the rejection metric.
+    fn import_block(
+        &self,
+        block: &Block,
+        block_access_list: Option<&Bytes>,
+    ) -> Result<Imported, ImportError> {
         let hash = block.header.hash_slow();
         let number = block.header.number;
         if self.store.block_hash(number)? == Some(hash) {
@@ -331,7 +349,10 @@ impl Importer {
         })?;
         let (gas_used, transactions) =
             (to_commit.header.gas_used, to_commit.body.transactions.len());
+        let started = Instant::now();
         self.store.commit_blocks(vec![to_commit])?;
+        metrics::phase("commit", started.elapsed());
+        metrics::committed(number, transactions, gas_used, &self.execution.counters);
         debug!(target: "import", number, %hash, gas_used, transactions, "Imported block");
         Ok(Imported::Committed { gas_used, transactions })
     }
@@ -418,6 +439,7 @@ impl Importer {
                 self.execution.threads(),
             )
         };
+        let started = Instant::now();
         let output: BlockExecutionOutput = match (strategy, &carried) {
             (Strategy::Bal, Some((_, list))) if supports_parallel_bal(spec, block) => {
                 match execute_block_parallel_bal(
@@ -487,6 +509,12 @@ impl Importer {
                 }
             }
         };
+        let mut execute = started.elapsed();
+        if let Some(prefetch) = &output.prefetch {
+            metrics::prefetched(prefetch);
+            execute = execute.saturating_sub(prefetch.elapsed);
+        }
+        metrics::phase("execute", execute);
         let block_access_list = match &output.block_access_list {
             Some(built) => Some(
                 bal_check::check_built(spec, block, built, carried.as_ref().map(|(r, l)| (*r, l)))
@@ -508,7 +536,9 @@ impl Importer {
         // The incremental root over the parent's hashed state and trie; its node updates are committed with
         // the block, in the same write transaction.
         let hashed = HashedPostState::from_changes(&output.state);
+        let started = Instant::now();
         let trie = parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?;
+        metrics::phase("root", started.elapsed());
         let state_root = trie.root;
         if state_root != header.state_root {
             return Err(ImportError::StateRoot {

@@ -33,6 +33,7 @@ mod convert;
 pub mod engine;
 pub mod error;
 mod filters;
+mod metrics;
 mod params;
 mod pubsub;
 pub mod txpool;
@@ -48,8 +49,11 @@ use balnode_storage_api::{
 pub use error::{RpcError, RpcResult};
 use jsonrpsee::{
     RpcModule,
-    server::{BatchRequestConfig, Server, ServerConfig, ServerHandle},
+    server::{
+        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
+    },
 };
+pub use params::parse_params;
 pub use txpool::{PoolContent, PoolRejection, PoolTransaction, TransactionPoolApi};
 
 /// Everything RPC reads: state, blocks, chain info, proofs, the safe and finalized markers.
@@ -266,6 +270,7 @@ pub async fn start_server_with(
     let server = Server::builder()
         .set_config(server_config)
         .set_http_middleware(middleware)
+        .set_rpc_middleware(RpcServiceBuilder::new().layer_fn(metrics::RpcMetrics::new))
         .build(addr)
         .await
         .map_err(|source| ServerError::Bind { addr, source })?;

@@ -100,6 +100,91 @@ pub(crate) fn parse_slot(text: &str) -> Result<B256, String> {
     padded.parse::<B256>().map_err(|error| format!("invalid storage key {text:?}: {error}"))
 }
 
+/// Reads a request's parameters (`params`, the JSON of its `params` member) as the method `method` reads them
+/// before touching the store, and nothing more: the entry point of the `rpc_params` fuzz target. A method
+/// without parameters of its own, or unknown, only has the array read.
+pub fn parse_params(method: &str, params: &str) -> RpcResult<()> {
+    use alloy_eips::BlockId;
+    use alloy_rpc_types_eth::{
+        BlockOverrides, Filter, TransactionRequest, simulate::SimulatePayload, state::StateOverride,
+    };
+    use alloy_rpc_types_trace::geth::GethDebugTracingOptions;
+    use balnode_primitives::{Address, Bytes, U256};
+
+    let params = Params::new(Some(params));
+    let args = Args::parse(&params, 4)?;
+    match method {
+        "eth_getBlockByNumber" => {
+            args.required::<BlockNumberOrTag>(0)?;
+            args.optional::<bool>(1)?;
+        }
+        "eth_getBlockByHash" | "eth_getTransactionByHash" | "eth_getTransactionReceipt" => {
+            args.hash(0)?;
+            args.optional::<bool>(1)?;
+        }
+        "eth_getTransactionByBlockNumberAndIndex" | "eth_getUncleByBlockNumberAndIndex" => {
+            args.required::<BlockNumberOrTag>(0)?;
+            args.required::<U256>(1)?;
+        }
+        "eth_getTransactionByBlockHashAndIndex" | "eth_getUncleByBlockHashAndIndex" => {
+            args.hash(0)?;
+            args.required::<U256>(1)?;
+        }
+        "eth_getBlockReceipts" | "eth_getBlockAccessList" | "debug_getRawHeader" => {
+            args.required::<BlockId>(0)?;
+        }
+        "eth_getBalance" | "eth_getTransactionCount" | "eth_getCode" => {
+            args.required::<Address>(0)?;
+            args.optional::<BlockId>(1)?;
+        }
+        "eth_getStorageAt" => {
+            args.required::<Address>(0)?;
+            args.slot(1)?;
+            args.optional::<BlockId>(2)?;
+        }
+        "eth_getProof" => {
+            args.required::<Address>(0)?;
+            args.required::<Vec<alloy_serde::storage::JsonStorageKey>>(1)?;
+            args.optional::<BlockId>(2)?;
+        }
+        "eth_feeHistory" => {
+            args.required::<U256>(0)?;
+            args.required::<BlockNumberOrTag>(1)?;
+            args.optional::<Vec<f64>>(2)?;
+        }
+        "eth_getLogs" | "eth_newFilter" => {
+            args.required::<Filter>(0)?;
+        }
+        "eth_call" | "eth_estimateGas" | "eth_createAccessList" => {
+            args.required::<TransactionRequest>(0)?;
+            args.optional::<BlockId>(1)?;
+            args.optional::<StateOverride>(2)?;
+            args.optional::<BlockOverrides>(3)?;
+        }
+        "eth_simulateV1" => {
+            args.required::<SimulatePayload>(0)?;
+            args.optional::<BlockId>(1)?;
+        }
+        "web3_sha3" | "eth_sendRawTransaction" => {
+            args.required::<Bytes>(0)?;
+        }
+        "debug_traceTransaction" => {
+            args.hash(0)?;
+            args.optional::<GethDebugTracingOptions>(1)?;
+        }
+        "debug_traceBlockByNumber" => {
+            args.block_tag(0)?;
+            args.optional::<GethDebugTracingOptions>(1)?;
+        }
+        "debug_traceBlockByHash" => {
+            args.hash(0)?;
+            args.optional::<GethDebugTracingOptions>(1)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn decode<T: DeserializeOwned>(index: usize, value: Value) -> RpcResult<T> {
     serde_json::from_value(value)
         .map_err(|error| RpcError::InvalidParams(format!("invalid argument {index}: {error}")))
@@ -108,6 +193,28 @@ fn decode<T: DeserializeOwned>(index: usize, value: Value) -> RpcResult<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parameters_are_read_as_the_method_reads_them() {
+        assert!(
+            parse_params("eth_getBalance", r#"["0x0000000000000000000000000000000000000001"]"#)
+                .is_ok()
+        );
+        let err = parse_params("eth_getBalance", r#"["0x01", "latest"]"#).unwrap_err();
+        assert!(err.to_string().contains("invalid argument 0"), "{err}");
+        let err = parse_params("eth_getBlockByNumber", r#"["1"]"#).unwrap_err();
+        assert!(err.to_string().contains("invalid argument 0"), "{err}");
+        assert!(
+            parse_params(
+                "eth_call",
+                r#"[{"to":"0x0000000000000000000000000000000000000001"}, "latest"]"#
+            )
+            .is_ok()
+        );
+        assert!(parse_params("eth_getLogs", r#"[{"fromBlock":"0x1","topics":[null]}]"#).is_ok());
+        assert!(parse_params("eth_getLogs", r#"{"fromBlock":"0x1"}"#).is_err());
+        assert!(parse_params("eth_blockNumber", "[1, 2, 3, 4, 5]").is_err());
+    }
 
     #[test]
     fn slots_are_left_padded_and_bounded() {

@@ -13,22 +13,23 @@ use balnode_storage_mdbx::DatabaseEnv;
 
 use crate::balnode;
 
-const HEAD: &str = "head 54 0xd226371d0b1551adb03fb52b71f08e3e11247fe9b1af994768af8cdaa8e7dcd7";
+pub(crate) const HEAD: &str =
+    "head 54 0xd226371d0b1551adb03fb52b71f08e3e11247fe9b1af994768af8cdaa8e7dcd7";
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path)
 }
 
-fn genesis() -> String {
+pub(crate) fn genesis() -> String {
     repo("crates/import/testdata/chains/rpc-compat/genesis.json").display().to_string()
 }
 
-fn chain() -> PathBuf {
+pub(crate) fn chain() -> PathBuf {
     repo("crates/import/testdata/chains/rpc-compat/chain.rlp")
 }
 
 /// A datadir initialised with the rpc-compat genesis.
-fn datadir() -> (tempfile::TempDir, String) {
+pub(crate) fn datadir() -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let datadir = dir.path().join("node").display().to_string();
     let (ok, _, stderr) = balnode(&["init", "--chain", &genesis(), "--datadir", &datadir]);
@@ -36,7 +37,7 @@ fn datadir() -> (tempfile::TempDir, String) {
     (dir, datadir)
 }
 
-fn import(datadir: &str, file: &Path) -> (bool, String, String) {
+pub(crate) fn import(datadir: &str, file: &Path) -> (bool, String, String) {
     balnode(&["import", "--chain", &genesis(), "--datadir", datadir, file.to_str().unwrap()])
 }
 

@@ -1,8 +1,11 @@
 //! End-to-end tests of the `balnode` command line, run as a user would run it.
 
 mod bal;
+mod crash;
+mod db;
 mod engine;
 mod import;
+mod metrics;
 mod replay;
 mod rpc;
 mod rpc_ws;

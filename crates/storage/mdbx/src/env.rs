@@ -113,6 +113,11 @@ impl DatabaseEnv {
         Ok(())
     }
 
+    /// The MDBX environment, for statistics.
+    pub(crate) fn environment(&self) -> &Environment {
+        &self.inner.env
+    }
+
     /// A read transaction on the current snapshot.
     pub(crate) fn tx_ro(&self) -> ProviderResult<DbTx<RoSync>> {
         let tx = self.inner.env.begin_ro_sync().map_err(database_error)?;

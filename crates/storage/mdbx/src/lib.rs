@@ -20,6 +20,8 @@
 //! - [`tables`]: every table with its key and value, and the byte layouts in [`models`], [`trie_models`]
 //!   and [`Account`]'s `Encode` impl.
 //! - [`trie`]: the trie cursors over the tables, proofs and [`RootReport`].
+//! - [`DatabaseEnv::stats`] and [`DatabaseEnv::check`]: sizes per table, and whether the tables agree with
+//!   each other (`balnode db stats`, `balnode db check`).
 //!
 //! ## Feature Flags
 //! None.
@@ -28,6 +30,7 @@
 
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod check;
 pub mod codec;
 mod compact;
 mod env;
@@ -36,16 +39,19 @@ mod metadata;
 pub mod models;
 mod provider;
 mod state;
+mod stats;
 pub mod tables;
 pub mod trie;
 pub mod trie_models;
 mod tx;
 mod writer;
 
+pub use check::{CheckReport, Inconsistency};
 pub use env::DatabaseEnv;
 pub use error::StoreError;
 pub use provider::ProviderRo;
 pub use state::{HistoricalStateProvider, LatestStateProvider};
+pub use stats::{DbStats, TableStats};
 pub use trie::RootReport;
 
 /// The version of the table layout and encodings, stored in the `Metadata` table by `init_genesis`.

@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, btree_map::Entry};
 
 use crate::{
+    check::Inconsistency,
     env::DatabaseEnv,
     metadata,
     models::{BlockAddress, StorageEntry},
     state::LatestStateProvider,
     tables::{
         AccountChangeSets, AccountsTrie, HashedAccounts, HashedStorages, Headers, PlainAccounts,
-        PlainStorage, StorageChangeSets, StoragesTrie,
+        PlainStorage, StorageChangeSets, StoragesTrie, Table,
     },
     trie_models::StorageTrieEntry,
     tx::{DbTx, TableCursor},
@@ -334,7 +335,7 @@ impl DatabaseEnv {
         let (head_number, _) = metadata::require_head(&tx)?;
         let header =
             tx.get::<Headers>(&head_number)?.ok_or(ProviderError::BlockNotFound(head_number))?;
-        let hashed_mismatch = first_hashed_difference(&tx)?;
+        let hashed_mismatch = first_hashed_difference(&tx)?.map(|found| found.to_string());
         let trie = balnode_trie::check_trie(&tx)?;
         let latest = LatestStateProvider::new(tx);
         let plain_root = balnode_trie::full_state_root(&latest, &Default::default())?;
@@ -349,7 +350,9 @@ impl DatabaseEnv {
 }
 
 /// The first hashed key at which the hashed tables differ from the plain state hashed afresh.
-fn first_hashed_difference<K: TransactionKind>(tx: &DbTx<K>) -> ProviderResult<Option<String>> {
+pub(crate) fn first_hashed_difference<K: TransactionKind>(
+    tx: &DbTx<K>,
+) -> ProviderResult<Option<Inconsistency>> {
     let mut expected_accounts = BTreeMap::new();
     let mut cursor = tx.cursor::<PlainAccounts>()?;
     let mut entry = cursor.seek(&Address::ZERO)?;
@@ -372,10 +375,15 @@ fn first_hashed_difference<K: TransactionKind>(tx: &DbTx<K>) -> ProviderResult<O
         if expected.map(|(_, account)| account) != stored {
             let address = expected
                 .map_or_else(|| "no plain account".to_owned(), |(address, _)| address.to_string());
-            return Ok(Some(format!(
-                "HashedAccounts at {key} ({address}): plain state says {:?}, the hashed table says {stored:?}",
-                expected.map(|(_, account)| account)
-            )));
+            return Ok(Some(Inconsistency {
+                table: HashedAccounts::NAME,
+                key: key.to_string(),
+                block: None,
+                reason: format!(
+                    "({address}): plain state says {:?}, the hashed table says {stored:?}",
+                    expected.map(|(_, account)| account)
+                ),
+            }));
         }
     }
 
@@ -406,12 +414,17 @@ fn first_hashed_difference<K: TransactionKind>(tx: &DbTx<K>) -> ProviderResult<O
         let slots: std::collections::BTreeSet<_> = expected.keys().chain(stored.keys()).collect();
         for slot in slots {
             if expected.get(slot) != stored.get(slot) {
-                return Ok(Some(format!(
-                    "HashedStorages at {key} ({}) slot {slot}: plain state says {:?}, the hashed table says {:?}",
-                    address.map_or_else(|| "no plain storage".to_owned(), |a| a.to_string()),
-                    expected.get(slot),
-                    stored.get(slot)
-                )));
+                return Ok(Some(Inconsistency {
+                    table: HashedStorages::NAME,
+                    key: key.to_string(),
+                    block: None,
+                    reason: format!(
+                        "({}) slot {slot}: plain state says {:?}, the hashed table says {:?}",
+                        address.map_or_else(|| "no plain storage".to_owned(), |a| a.to_string()),
+                        expected.get(slot),
+                        stored.get(slot)
+                    ),
+                }));
             }
         }
     }

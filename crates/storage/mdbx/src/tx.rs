@@ -34,6 +34,11 @@ impl Tables {
         Ok(Self(handles))
     }
 
+    /// The handle of every table, in the order of [`TABLES`].
+    pub(crate) const fn all(&self) -> &[Database; TABLES.len()] {
+        &self.0
+    }
+
     /// The handle of table `T`.
     fn get<T: Table>(&self) -> Database {
         self.0[T::INDEX]
@@ -59,6 +64,17 @@ impl<K: TransactionKind> DbTx<K> {
         let value: Option<Cow<'_, [u8]>> =
             self.tx.get(self.tables.get::<T>().dbi(), key.as_ref()).map_err(read_error)?;
         value.map(|value| decode_value::<T>(key.as_ref(), &value)).transpose()
+    }
+
+    /// MDBX's statistics of every table, in the order of [`TABLES`].
+    pub(crate) fn table_stats(&self) -> ProviderResult<Vec<signet_libmdbx::Stat>> {
+        self.tables.all().iter().map(|db| self.tx.db_stat(db).map_err(database_error)).collect()
+    }
+
+    /// The number of entries (every duplicate counted) of table `T`.
+    pub(crate) fn entries<T: Table>(&self) -> ProviderResult<u64> {
+        let stat = self.tx.db_stat(&self.tables.get::<T>()).map_err(database_error)?;
+        Ok(stat.entries() as u64)
     }
 
     /// A cursor over table `T`.
