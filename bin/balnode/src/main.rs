@@ -158,6 +158,10 @@ enum Command {
         rpc: node_cmd::RpcArgs,
         #[command(flatten)]
         engine: engine_args::EngineArgs,
+        /// Serve Prometheus metrics on this address (`GET /metrics`): head, blocks, gas, Mgas/s, per-phase
+        /// times, execution counters, prefetch hits, pool sizes, RPC requests and latencies, database size.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<std::net::SocketAddr>,
     },
     /// Replay the execution-apis JSON-RPC cases (hive's rpc-compat) against a chain imported into a temporary
     /// datadir; prints `N passed, N failed` with the differences.
@@ -317,13 +321,17 @@ fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Bal { command } => bal_cmd::run(command)?,
         Command::Replay(args) => replay_cmd::run(args)?,
-        Command::Node { dev: is_dev, datadir, chain, dev_block_time, exec, rpc, engine } => {
+        Command::Node { dev: is_dev, datadir, chain, dev_block_time, exec, rpc, engine, metrics } => {
             if is_dev {
                 node_dev(&datadir)?;
             }
             let store = open_existing(&datadir)?;
             let spec =
                 node_cmd::chain_of(&store, chain.as_deref().or_else(|| is_dev.then_some("dev")))?;
+            if let Some(addr) = metrics {
+                metrics::install(addr, &store)?;
+                println!("Metrics on http://{addr}/metrics");
+            }
             let dev_block_time = dev_block_time
                 .map(|secs| {
                     Duration::try_from_secs_f64(secs)

@@ -154,6 +154,16 @@ pub(crate) fn serve(
         println!("JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})", server.local_addr);
         println!("Engine API on http://{} (JWT)", engine.local_addr);
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let gauged = pool.clone();
+        let pool_gauges = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                every.tick().await;
+                let (pending, queued) = gauged.counts();
+                ::metrics::gauge!("balnode_txpool_pending").set(pending as f64);
+                ::metrics::gauge!("balnode_txpool_queued").set(queued as f64);
+            }
+        });
         let producer = options.dev.then(|| {
             let trigger = match options.dev_block_time {
                 Some(period) => DevTrigger::Interval(period),
@@ -167,6 +177,7 @@ pub(crate) fn serve(
         if let Some(producer) = producer {
             producer.await.wrap_err("the block producer failed")?;
         }
+        pool_gauges.abort();
         let _ = server.handle.stop();
         let _ = engine.handle.stop();
         server.handle.stopped().await;
