@@ -152,6 +152,11 @@ enum Command {
         /// is mined in a block of its own as soon as it is pending.
         #[arg(long = "dev.block-time", value_name = "SECS", requires = "dev")]
         dev_block_time: Option<f64>,
+        /// The gas limit the blocks this node builds move towards, by at most 1/1024 of the parent's per
+        /// block, when the payload attributes name none (geth's `--miner.gaslimit`; default: keep the
+        /// parent's).
+        #[arg(long = "builder.gaslimit", value_name = "GAS")]
+        builder_gaslimit: Option<u64>,
         #[command(flatten)]
         exec: ExecArgs,
         #[command(flatten)]
@@ -321,7 +326,17 @@ fn run(cli: Cli) -> eyre::Result<()> {
         }
         Command::Bal { command } => bal_cmd::run(command)?,
         Command::Replay(args) => replay_cmd::run(args)?,
-        Command::Node { dev: is_dev, datadir, chain, dev_block_time, exec, rpc, engine, metrics } => {
+        Command::Node {
+            dev: is_dev,
+            datadir,
+            chain,
+            dev_block_time,
+            builder_gaslimit,
+            exec,
+            rpc,
+            engine,
+            metrics,
+        } => {
             if is_dev {
                 node_dev(&datadir)?;
             }
@@ -347,6 +362,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
                 dev: is_dev,
                 dev_block_time,
                 engine: engine.config(&datadir, rpc.config())?,
+                gas_limit_target: builder_gaslimit,
             };
             node_cmd::serve(store, spec, &rpc, options)?;
         }

@@ -42,7 +42,10 @@ fn describe() {
     describe_gauge!("balnode_head_number", "The last block committed");
     describe_counter!("balnode_import_blocks_total", "Blocks validated, executed and committed");
     describe_gauge!("balnode_txpool_pending", "Transactions in the pool that can be mined now");
-    describe_gauge!("balnode_txpool_queued", "Transactions in the pool waiting for a nonce gap to fill");
+    describe_gauge!(
+        "balnode_txpool_queued",
+        "Transactions in the pool waiting for a nonce gap to fill"
+    );
     describe_counter!("balnode_import_transactions_total", "Transactions of the committed blocks");
     describe_counter!("balnode_import_gas_total", "Gas used by the committed blocks");
     describe_gauge!("balnode_import_mgas_per_second", "Import throughput since the import started");

@@ -15,8 +15,8 @@ use balnode_primitives::B256;
 use balnode_rpc::{
     Namespace, RpcConfig, RpcContext, RpcProvider,
     compat::{KnownFailures, load_cases, run_all},
-    engine::{EngineConfig, start_engine_server},
-    start_server,
+    engine::{EngineConfig, EngineHandle, start_engine_server, testing_module},
+    start_server, start_server_with,
 };
 use balnode_storage_api::{ChainInfoReader, ForkchoiceMarkers, ForkchoiceStore, HeaderProvider};
 use balnode_storage_mdbx::DatabaseEnv;
@@ -94,6 +94,9 @@ impl RpcArgs {
     }
 }
 
+/// geth's default `--miner.gaslimit`: the gas limit its built blocks move towards.
+const GETH_GAS_LIMIT_TARGET: u64 = 60_000_000;
+
 /// The chain a datadir holds: `chain` when given, else the built-in chain with the stored chain id.
 pub(crate) fn chain_of(store: &DatabaseEnv, chain: Option<&str>) -> eyre::Result<Arc<ChainSpec>> {
     if let Some(chain) = chain {
@@ -125,6 +128,8 @@ pub(crate) struct NodeOptions {
     pub(crate) dev_block_time: Option<Duration>,
     /// The Engine API's address and JWT secret.
     pub(crate) engine: EngineConfig,
+    /// `--builder.gaslimit`: the gas limit built blocks move towards (`None`: the parent's).
+    pub(crate) gas_limit_target: Option<u64>,
 }
 
 /// Serves JSON-RPC over `store` (and, with `--dev`, produces blocks) until SIGINT or SIGTERM; a block in
@@ -143,13 +148,21 @@ pub(crate) fn serve(
     runtime.block_on(async {
         let importer = Importer::new(spec.clone(), store.clone()).with_execution(options.execution);
         let pool = TxPool::new(spec.clone(), Arc::new(store.clone()), PoolConfig::default());
-        let chain = Arc::new(Chain::new(importer, Some(Arc::new(pool.clone()))));
+        let chain = Arc::new(
+            Chain::new(importer, Some(Arc::new(pool.clone())))
+                .with_gas_limit_target(options.gas_limit_target),
+        );
         let provider: Arc<dyn RpcProvider> = Arc::new(store);
         let chain_id = spec.chain_id();
         let context = RpcContext::new(provider.clone(), spec.clone(), args.config())
             .with_pool(Arc::new(pool.clone()));
         let mut shutdown = ShutdownSignal::new().wrap_err("cannot listen for SIGINT/SIGTERM")?;
-        let server = start_server(Arc::new(context)).await?;
+        let server = if args.http_api.contains(&Namespace::Testing) {
+            let testing = testing_module(chain.clone(), provider.clone(), spec.clone());
+            start_server_with(Arc::new(context), testing).await?
+        } else {
+            start_server(Arc::new(context)).await?
+        };
         let engine = start_engine_server(options.engine, chain.clone(), provider, spec).await?;
         println!("JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})", server.local_addr);
         println!("Engine API on http://{} (JWT)", engine.local_addr);
@@ -307,7 +320,15 @@ pub(crate) fn rpc_compat(
         let provider: Arc<dyn RpcProvider> = store.clone();
         // A pool over the imported chain (no block producer): the `eth_sendRawTransaction` cases fill it,
         // the `txpool_*` cases (which sort after them) read it back.
-        let pool = TxPool::new(spec.clone(), store, PoolConfig::default());
+        let pool = TxPool::new(spec.clone(), store.clone(), PoolConfig::default());
+        // And the chain driver for `testing_buildBlockV1` (which builds without changing the chain).
+        let importer = Importer::new(spec.clone(), (*store).clone());
+        // Built blocks move towards geth's default gas limit (`--miner.gaslimit`, 60M), as hive's geth did.
+        let chain: Arc<dyn EngineHandle> = Arc::new(
+            Chain::new(importer, Some(Arc::new(pool.clone())))
+                .with_gas_limit_target(Some(GETH_GAS_LIMIT_TARGET)),
+        );
+        let testing = testing_module(chain, provider.clone(), spec.clone());
         let config =
             RpcConfig { addr: SocketAddr::from(([127, 0, 0, 1], 0)), ..RpcConfig::default() };
         let config = RpcConfig {
@@ -317,11 +338,12 @@ pub(crate) fn rpc_compat(
                 Namespace::Web3,
                 Namespace::Debug,
                 Namespace::Txpool,
+                Namespace::Testing,
             ],
             ..config
         };
         let context = RpcContext::new(provider, spec, config).with_pool(Arc::new(pool));
-        let server = start_server(Arc::new(context)).await?;
+        let server = start_server_with(Arc::new(context), testing).await?;
         let addr = server.local_addr;
         let summary = tokio::task::spawn_blocking(move || run_all(addr, &cases, &known)).await?;
         let _ = server.handle.stop();

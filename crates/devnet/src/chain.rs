@@ -154,6 +154,8 @@ pub struct Chain {
     spec: Arc<ChainSpec>,
     importer: Importer,
     source: Option<Arc<dyn TransactionSource>>,
+    /// The gas limit built blocks move towards when the attributes name none (geth's `--miner.gaslimit`).
+    gas_limit_target: Option<u64>,
     inner: Mutex<Inner>,
 }
 
@@ -166,7 +168,21 @@ impl std::fmt::Debug for Chain {
 impl Chain {
     /// A driver importing with `importer`, building from `source` (no transactions without one).
     pub fn new(importer: Importer, source: Option<Arc<dyn TransactionSource>>) -> Self {
-        Self { spec: importer.spec().clone(), importer, source, inner: Mutex::default() }
+        Self {
+            spec: importer.spec().clone(),
+            importer,
+            source,
+            gas_limit_target: None,
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Built blocks move their gas limit towards `target` (by at most 1/1024 of the parent's per block) when
+    /// the payload attributes do not name one; by default they keep the parent's.
+    #[must_use]
+    pub const fn with_gas_limit_target(mut self, target: Option<u64>) -> Self {
+        self.gas_limit_target = target;
+        self
     }
 
     /// The store.
@@ -364,6 +380,10 @@ impl Chain {
         let number =
             self.canonical_number(parent_hash)?.ok_or(ChainError::NotCanonical(parent_hash))?;
         let parent = store.header_by_number(number)?.ok_or(ProviderError::BlockNotFound(number))?;
+        let attributes = &BlockAttributes {
+            target_gas_limit: attributes.target_gas_limit.or(self.gas_limit_target),
+            ..attributes.clone()
+        };
         let candidates = |base_fee, blob_base_fee| {
             given.unwrap_or_else(|| {
                 self.source

@@ -1,13 +1,13 @@
 //! The chain driver behind the Engine API: [`Chain`] as balnode-rpc's [`EngineHandle`].
 
-use balnode_primitives::{B64, Block, Bytes};
+use balnode_primitives::{B64, B256, Block, Bytes, TxEnvelope};
 use balnode_rpc::engine::{
     BuildAttributes, BuiltPayload, EngineError, EngineHandle, ForkchoiceState, ForkchoiceUpdated,
     PayloadId, PayloadStatus as EnginePayloadStatus, PayloadStatusEnum,
 };
 
 use crate::{
-    builder::{BlockAttributes, BuildError},
+    builder::{BlockAttributes, BuildError, Payload},
     chain::{Chain, ChainError, PayloadStatus},
 };
 
@@ -82,13 +82,35 @@ impl EngineHandle for Chain {
     }
 
     fn get_payload(&self, id: PayloadId) -> Result<Option<BuiltPayload>, EngineError> {
-        Ok(self.payload(id.0).map(|payload| BuiltPayload {
-            block: payload.block.clone(),
-            hash: payload.hash,
-            block_access_list: payload.block_access_list.clone(),
-            fees: payload.fees,
-            requests: payload.requests.clone(),
-            blob_sidecars: payload.sidecars.clone(),
-        }))
+        Ok(self.payload(id.0).map(|payload| built(&payload)))
+    }
+
+    fn build_block(
+        &self,
+        parent: B256,
+        attributes: BuildAttributes,
+        transactions: Option<Vec<TxEnvelope>>,
+        extra_data: Option<Bytes>,
+    ) -> Result<BuiltPayload, EngineError> {
+        let attributes = BlockAttributes { extra_data, ..attributes.into() };
+        match self.build_on(parent, &attributes, transactions) {
+            Ok(payload) => Ok(built(&payload)),
+            Err(error @ (ChainError::NotIncluded(_) | ChainError::NotCanonical(_))) => {
+                Err(EngineError::InvalidParams(error.to_string()))
+            }
+            Err(error) => Err(engine_error(error)),
+        }
+    }
+}
+
+/// A built payload as the Engine API returns it.
+fn built(payload: &Payload) -> BuiltPayload {
+    BuiltPayload {
+        block: payload.block.clone(),
+        hash: payload.hash,
+        block_access_list: payload.block_access_list.clone(),
+        fees: payload.fees,
+        requests: payload.requests.clone(),
+        blob_sidecars: payload.sidecars.clone(),
     }
 }

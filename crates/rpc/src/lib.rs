@@ -96,6 +96,9 @@ pub enum Namespace {
     Debug,
     /// `txpool_*` (answering with an error when the node has no pool).
     Txpool,
+    /// `testing_*` (`testing_buildBlockV1`): off by default, for test networks only; served by the node
+    /// with [`engine::testing_module`] over its chain driver.
+    Testing,
 }
 
 impl std::str::FromStr for Namespace {
@@ -108,8 +111,9 @@ impl std::str::FromStr for Namespace {
             "web3" => Ok(Self::Web3),
             "debug" => Ok(Self::Debug),
             "txpool" => Ok(Self::Txpool),
+            "testing" => Ok(Self::Testing),
             other => Err(format!(
-                "unknown API namespace `{other}` (known: eth, net, web3, debug, txpool)"
+                "unknown API namespace `{other}` (known: eth, net, web3, debug, txpool, testing)"
             )),
         }
     }
@@ -212,6 +216,8 @@ pub fn build_module(context: Arc<RpcContext>) -> RpcModule<()> {
             Namespace::Web3 => api::web3_module(context.clone()),
             Namespace::Debug => api::debug_module(context.clone()),
             Namespace::Txpool => txpool::txpool_module(context.clone()),
+            // Needs the chain driver: the node passes `engine::testing_module` to `start_server_with`.
+            Namespace::Testing => continue,
         };
         module.merge(methods).expect("method names are unique across namespaces");
     }

@@ -3,15 +3,16 @@
 
 use std::sync::Arc;
 
+use alloy_eips::eip2718::Decodable2718;
 use alloy_eips::eip7594::BlobTransactionSidecarVariant;
 use alloy_rpc_types_engine::{
     BlobsBundleV1, BlobsBundleV2, ExecutionPayloadBodyV1, ExecutionPayloadBodyV2,
     ExecutionPayloadEnvelopeV3, ExecutionPayloadEnvelopeV4, ExecutionPayloadEnvelopeV5,
-    ExecutionPayloadEnvelopeV6, ExecutionPayloadV3, ExecutionPayloadV4, ForkchoiceState, PayloadId,
-    PayloadStatus, PayloadStatusEnum,
+    ExecutionPayloadEnvelopeV6, ExecutionPayloadV3, ExecutionPayloadV4, ForkchoiceState,
+    PayloadAttributes, PayloadId, PayloadStatus, PayloadStatusEnum,
 };
 use balnode_chainspec::ChainSpec;
-use balnode_primitives::{B256, BlockNumber, Bytes, primitives::U64};
+use balnode_primitives::{B256, BlockNumber, Bytes, TxEnvelope, primitives::U64};
 use jsonrpsee::{RpcModule, types::Params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -319,6 +320,11 @@ fn get_payload(context: &EngineContext, params: &Params<'_>, version: u8) -> Eng
         _ => EngineFork::Amsterdam,
     };
     require_fork(&context.spec, &method, built.block.header.timestamp, &[fork])?;
+    payload_envelope(fork, built)
+}
+
+/// `built` in the response shape of `fork`'s `getPayload`.
+fn payload_envelope(fork: EngineFork, built: BuiltPayload) -> EngineResult<Value> {
     let BuiltPayload { block, hash, block_access_list, fees, requests, blob_sidecars } = built;
     let execution_requests = requests.unwrap_or_default();
     match fork {
@@ -378,6 +384,48 @@ fn get_payload(context: &EngineContext, params: &Params<'_>, version: u8) -> Eng
             }
         }
     }
+}
+
+/// The `testing` namespace: `testing_buildBlockV1` (a payload built on any canonical block from given
+/// transactions, or from the pool, without changing the chain). Only for test networks: it is served when
+/// `--http.api` names `testing`.
+pub fn testing_module(
+    handle: Arc<dyn EngineHandle>,
+    provider: Arc<dyn RpcProvider>,
+    spec: Arc<ChainSpec>,
+) -> RpcModule<()> {
+    let context = EngineContext { handle, provider, spec, order: tokio::sync::Mutex::new(()) };
+    let mut module = RpcModule::new(context);
+    blocking(&mut module, "testing_buildBlockV1", |context, params| {
+        let args = Args::parse(&params, 4)?;
+        let parent: B256 = args.required(0)?;
+        let attributes: PayloadAttributes = args.required(1)?;
+        let transactions: Option<Vec<Bytes>> = args.optional(2)?;
+        let extra_data: Option<Bytes> = args.optional(3)?;
+        let transactions = transactions
+            .map(|raw| {
+                raw.iter()
+                    .enumerate()
+                    .map(|(index, raw)| {
+                        TxEnvelope::decode_2718_exact(raw).map_err(|error| {
+                            EngineError::InvalidParams(format!("transaction {index}: {error}"))
+                        })
+                    })
+                    .collect::<EngineResult<Vec<_>>>()
+            })
+            .transpose()?;
+        let fork = engine_fork(&context.spec, attributes.timestamp);
+        let built = context.handle.build_block(
+            parent,
+            attributes.into(),
+            transactions,
+            Some(extra_data.unwrap_or_default()),
+        )?;
+        payload_envelope(fork, built)
+    });
+    let mut merged = RpcModule::new(());
+    merged.merge(module).expect("one method");
+    merged
 }
 
 /// The body of the canonical block `number` (with its access list from Amsterdam on), `None` when the store

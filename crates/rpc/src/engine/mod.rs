@@ -34,7 +34,7 @@ use jsonrpsee::{
     server::{BatchRequestConfig, Server, ServerConfig},
 };
 pub use jwt::{JwtAuthLayer, JwtError, load_or_create_jwt_secret};
-pub use methods::{CAPABILITIES, ClientVersionV1, client_version};
+pub use methods::{CAPABILITIES, ClientVersionV1, client_version, testing_module};
 pub use payload::{
     EngineFork, block_to_payload_v3, block_to_payload_v4, engine_fork, payload_v3_to_block,
     payload_v4_to_block,
@@ -83,6 +83,20 @@ pub trait EngineHandle: Send + Sync + 'static {
 
     /// The latest version of the payload being built under `id`, `None` when there is no such build.
     fn get_payload(&self, id: PayloadId) -> Result<Option<BuiltPayload>, EngineError>;
+
+    /// `testing_buildBlockV1`: a payload built on the canonical block `parent` with `attributes`, from exactly
+    /// `transactions` in order (`None`: from the pool), with `extra_data`; the chain is not changed.
+    /// Default: not supported.
+    fn build_block(
+        &self,
+        parent: B256,
+        attributes: BuildAttributes,
+        transactions: Option<Vec<balnode_primitives::TxEnvelope>>,
+        extra_data: Option<Bytes>,
+    ) -> Result<BuiltPayload, EngineError> {
+        let _ = (parent, attributes, transactions, extra_data);
+        Err(EngineError::Internal("this node does not build blocks".to_owned()))
+    }
 
     /// The blobs of pooled blob transactions, one entry per versioned hash (`None` for a blob the pool does
     /// not have), for `engine_getBlobsV1/V2/V3`. The default has no pool: every entry is `None`, which the
