@@ -35,6 +35,8 @@ fn configure(command: Command, file: &BTreeMap<String, Vec<String>>) -> Command 
         }
         let mut arg = arg.env(env_name(&long));
         if let Some(values) = file.get(&long) {
+            // The file gives the value: a required flag is no longer missing.
+            arg = arg.required(false);
             arg = match arg.get_action() {
                 ArgAction::Append => arg.default_values(values.clone()),
                 _ => arg.default_value(values.join(",")),
@@ -212,5 +214,66 @@ mod tests {
         assert_eq!(env_name("http.port"), "BALNODE_HTTP_PORT");
         assert_eq!(env_name("dev.block-time"), "BALNODE_DEV_BLOCK_TIME");
         assert_eq!(env_name("exec-threads"), "BALNODE_EXEC_THREADS");
+    }
+}
+
+#[cfg(test)]
+mod shipped {
+    use std::collections::BTreeSet;
+
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn configs(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs").join(name)
+    }
+
+    #[test]
+    fn the_documented_file_names_every_flag() {
+        let text = std::fs::read_to_string(configs("balnode.toml")).unwrap();
+        // Uncomment every `# key = value` line: the result must parse, with only known keys.
+        let uncommented: String = text
+            .lines()
+            .map(|line| {
+                let bare = line.trim_start_matches("# ");
+                if bare.split_once(" = ").is_some_and(|(key, _)| !key.contains(' ')) {
+                    format!("{bare}\n")
+                } else {
+                    format!("{line}\n")
+                }
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("all.toml");
+        std::fs::write(&path, uncommented).unwrap();
+        let keys: BTreeSet<String> = read_config(&path).unwrap().into_keys().collect();
+        let mut flags = BTreeSet::new();
+        long_flags(&crate::Cli::command(), &mut flags);
+        for flag in ["config", "help", "version"] {
+            flags.remove(flag);
+        }
+        let missing: Vec<_> = flags.difference(&keys).collect();
+        assert!(missing.is_empty(), "configs/balnode.toml lacks {missing:?}");
+        let unknown: Vec<_> = keys.difference(&flags).collect();
+        assert!(unknown.is_empty(), "configs/balnode.toml has keys that are no flag: {unknown:?}");
+    }
+
+    #[test]
+    fn the_example_files_configure_their_commands() {
+        for (file, command) in [("dev.toml", "node"), ("import.toml", "import")] {
+            let path = configs(file);
+            let mut args: Vec<OsString> =
+                vec!["balnode".into(), "--config".into(), path.into(), command.into()];
+            if command == "import" {
+                args.push("blocks.rlp".into());
+            }
+            let matches = matches(crate::Cli::command(), args).unwrap();
+            let sub = matches.subcommand_matches(command).unwrap();
+            assert_eq!(
+                sub.get_one::<PathBuf>("datadir").unwrap(),
+                &PathBuf::from(if command == "node" { "datadir/dev" } else { "datadir/import" })
+            );
+        }
     }
 }
