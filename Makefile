@@ -70,10 +70,16 @@ conformance: nextest fixtures
 
 ## soak: the long fault tests over $(FIXTURES): `balnode import` of the hive-sync chain (3,000 blocks) killed
 ## with SIGKILL at $(SOAK_KILLS) random moments, `db check` and the reported commits checked after each kill
-## (BALNODE_CRASH_SEED=N repeats a run's moments).
+## (BALNODE_CRASH_SEED=N repeats a run's moments); the dev node killed while producing blocks; then
+## $(SOAK_SECONDS) s of JSON-RPC load from 64 connections while the node imports hive-sync through the Engine
+## API: no failed request, p50/p99 and the node's peak RSS printed.
+SOAK_SECONDS ?= 600
 soak: nextest fixtures
 	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) $(CARGO) nextest run -p balnode \
-		--locked --cargo-profile conformance --run-ignored only --no-capture -E 'test(import_of_hive_sync_survives)'
+		--locked --cargo-profile conformance --run-ignored only --no-capture \
+		-E 'test(import_of_hive_sync_survives) | test(dev_node_survives)'
+	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) nextest run -p balnode \
+		--locked --cargo-profile conformance --run-ignored only --no-capture -E 'test(soak_rpc_load_while_importing)'
 
 ## fuzz-tools: installs cargo-fuzz from crates.io when the machine lacks it (it runs on the nightly toolchain).
 fuzz-tools:

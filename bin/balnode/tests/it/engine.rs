@@ -25,10 +25,10 @@ fn repo(path: &str) -> String {
 }
 
 /// A node process with its JSON-RPC and Engine API addresses, killed when dropped.
-struct Node {
-    child: Child,
-    rpc: SocketAddr,
-    engine: SocketAddr,
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) rpc: SocketAddr,
+    pub(crate) engine: SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -42,7 +42,7 @@ impl Drop for Node {
 impl Node {
     /// A fresh datadir of the chain `genesis` (with `import` imported by `balnode import` first, when
     /// given), and `balnode node` on free ports with a known JWT secret.
-    fn start(genesis: &str, import: Option<&str>) -> Self {
+    pub(crate) fn start(genesis: &str, import: Option<&str>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let datadir = dir.path().join("node").display().to_string();
         let (ok, _, stderr) = balnode(&["init", "--chain", genesis, "--datadir", &datadir]);
@@ -75,7 +75,7 @@ impl Node {
     }
 
     /// An Engine API call with a fresh token; its result (an error fails the test).
-    fn engine(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn engine(&self, method: &str, params: Value) -> Value {
         let secret = JwtSecret::from_hex(SECRET).unwrap();
         let token = secret.encode(&Claims { iat: now(), exp: None }).unwrap();
         let (status, response) = call(self.engine, Some(&token), method, &params);
@@ -85,7 +85,7 @@ impl Node {
     }
 
     /// A JSON-RPC call; its result.
-    fn rpc(&self, method: &str, params: Value) -> Value {
+    pub(crate) fn rpc(&self, method: &str, params: Value) -> Value {
         let (status, response) = call(self.rpc, None, method, &params);
         assert_eq!(status, 200, "{method}: {response}");
         assert!(response.get("error").is_none(), "{method}: {response}");
@@ -93,7 +93,7 @@ impl Node {
     }
 
     /// `newPayloadV3` for `block`; its status.
-    fn new_payload(&self, block: &Block) -> Value {
+    pub(crate) fn new_payload(&self, block: &Block) -> Value {
         let hash = block.header.hash_slow();
         let versioned_hashes: Vec<B256> = block
             .body
@@ -112,7 +112,7 @@ impl Node {
     }
 
     /// `forkchoiceUpdatedV3` to `head` (safe and finalized unchanged), with `attributes`; the result.
-    fn forkchoice(&self, head: B256, attributes: Value) -> Value {
+    pub(crate) fn forkchoice(&self, head: B256, attributes: Value) -> Value {
         let state = json!({"headBlockHash": head, "safeBlockHash": B256::ZERO, "finalizedBlockHash": B256::ZERO});
         self.engine("engine_forkchoiceUpdatedV3", json!([state, attributes]))
     }

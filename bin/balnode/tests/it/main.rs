@@ -2,6 +2,7 @@
 
 mod bal;
 mod crash;
+mod crash_dev;
 mod db;
 mod engine;
 mod import;
@@ -9,6 +10,7 @@ mod metrics;
 mod replay;
 mod rpc;
 mod rpc_ws;
+mod soak;
 
 use std::{path::Path, process::Command};
 
