@@ -19,7 +19,7 @@ trap cleanup EXIT
 # Starts the dev node on $tmp/node; sets node_pid and url.
 start_node() {
   rm -f "$tmp/out" && mkfifo "$tmp/out"
-  RUST_LOG=${RUST_LOG:-warn} "$balnode" node --dev --datadir "$tmp/node" --http.port 0 "$@" >"$tmp/out" 2>"$tmp/node.log" &
+  RUST_LOG=${RUST_LOG:-warn} "$balnode" node --dev --datadir "$tmp/node" --http.port 0 --authrpc.port 0 "$@" >"$tmp/out" 2>"$tmp/node.log" &
   node_pid=$!
   url=
   while read -r line; do

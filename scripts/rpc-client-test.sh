@@ -18,7 +18,7 @@ RUST_LOG=warn "$balnode" init --chain "$chain/genesis.json" --datadir "$tmp/node
 RUST_LOG=warn "$balnode" import --chain "$chain/genesis.json" --datadir "$tmp/node" "$chain/chain.rlp" >/dev/null
 RUST_LOG=warn "$balnode" db forkchoice --datadir "$tmp/node" "$chain/headfcu.json"
 mkfifo "$tmp/out"
-RUST_LOG=warn "$balnode" node --chain "$chain/genesis.json" --datadir "$tmp/node" --http.port 0 >"$tmp/out" &
+RUST_LOG=warn "$balnode" node --chain "$chain/genesis.json" --datadir "$tmp/node" --http.port 0 --authrpc.port 0 >"$tmp/out" &
 node_pid=$!
 url=
 while read -r line; do

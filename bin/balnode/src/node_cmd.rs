@@ -2,6 +2,7 @@
 //! execution-apis cases against a freshly imported chain).
 
 use std::{
+    io::Write as _,
     net::{IpAddr, SocketAddr},
     path::{Path, PathBuf},
     sync::Arc,
@@ -164,8 +165,14 @@ pub(crate) fn serve(
             start_server(Arc::new(context)).await?
         };
         let engine = start_engine_server(options.engine, chain.clone(), provider, spec).await?;
-        println!("JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})", server.local_addr);
-        println!("Engine API on http://{} (JWT)", engine.local_addr);
+        // The JSON-RPC line last: tools wait for it (and may stop reading there). A closed stdout is no reason
+        // to stop the node.
+        let _ = writeln!(std::io::stdout(), "Engine API on http://{} (JWT)", engine.local_addr);
+        let _ = writeln!(
+            std::io::stdout(),
+            "JSON-RPC on http://{0} and ws://{0} (chain id {chain_id})",
+            server.local_addr
+        );
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let gauged = pool.clone();
         let pool_gauges = tokio::spawn(async move {

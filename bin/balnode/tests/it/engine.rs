@@ -69,8 +69,8 @@ impl Node {
                 break rest.split_whitespace().next().unwrap().parse::<SocketAddr>().unwrap();
             }
         };
-        let rpc = address("JSON-RPC on http://");
         let engine = address("Engine API on http://");
+        let rpc = address("JSON-RPC on http://");
         Self { child, rpc, engine, _dir: dir }
     }
 
@@ -324,4 +324,114 @@ fn a_consensus_client_drives_the_node_through_the_engine_api_over_all_of_hive_sy
         dir.join("genesis.json").to_str().unwrap(),
         dir.join("chain.rlp").to_str().unwrap(),
     );
+}
+
+/// A signed EIP-1559 transfer from dev account `from` (nonce `nonce`) to dev account `to`, as raw bytes.
+fn dev_transfer(from: usize, to: usize, nonce: u64) -> balnode_primitives::Bytes {
+    use alloy_signer::SignerSync;
+    use balnode_chainspec::{dev, dev_accounts};
+    use balnode_primitives::{
+        TxEnvelope, U256,
+        consensus::{SignableTransaction, TxEip1559},
+        eips::eip2718::Encodable2718,
+        primitives::TxKind,
+    };
+    let key = &dev_accounts()[from];
+    let signer = alloy_signer_local::PrivateKeySigner::from_bytes(&key.private_key).unwrap();
+    let tx = TxEip1559 {
+        chain_id: dev().chain_id(),
+        nonce,
+        gas_limit: 300_000,
+        max_fee_per_gas: 10_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(dev_accounts()[to].address),
+        value: U256::from(12_345),
+        ..Default::default()
+    };
+    let signature = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
+}
+
+/// Amsterdam payloads through the Engine API on the dev chain (no `--dev`: the consensus client drives):
+/// built with `forkchoiceUpdatedV4` attributes from the pool, fetched with `getPayloadV6` with their access list,
+/// and `newPayloadV5` refusing a missing list (-32602), a list that does not match the header (INVALID) and a list
+/// the header commits to but execution does not build (INVALID, the parent the latest valid hash), then accepting
+/// the right one; the list is served back by `eth_getBlockAccessList` and `getPayloadBodiesByRangeV2`.
+#[test]
+fn amsterdam_payloads_carry_and_check_their_access_lists() {
+    use alloy_rpc_types_engine::ExecutionPayloadV4;
+    use balnode_primitives::{Bytes, keccak256};
+    use balnode_rpc::engine::{block_to_payload_v4, payload_v4_to_block};
+
+    let node = Node::start("dev", None);
+    let hash = node.rpc("eth_sendRawTransaction", json!([dev_transfer(0, 1, 0)]));
+    assert!(hash.is_string(), "{hash}");
+    let genesis = node.head();
+    let timestamp =
+        u64::from_str_radix(genesis["timestamp"].as_str().unwrap().trim_start_matches("0x"), 16)
+            .unwrap();
+    let beacon_root = B256::repeat_byte(0x42);
+    let attributes = json!({
+        "timestamp": format!("{:#x}", timestamp + 12),
+        "prevRandao": B256::repeat_byte(1),
+        "suggestedFeeRecipient": format!("0x{}", "11".repeat(20)),
+        "withdrawals": [],
+        "parentBeaconBlockRoot": beacon_root,
+        "slotNumber": "0x1",
+        "targetGasLimit": genesis["gasLimit"],
+    });
+    let state = json!({"headBlockHash": genesis["hash"], "safeBlockHash": B256::ZERO, "finalizedBlockHash": B256::ZERO});
+    let updated = node.engine("engine_forkchoiceUpdatedV4", json!([state, attributes]));
+    assert_eq!(updated["payloadStatus"]["status"], "VALID", "{updated}");
+    let envelope = node.engine("engine_getPayloadV6", json!([updated["payloadId"]]));
+    let payload = envelope["executionPayload"].clone();
+    let requests = envelope["executionRequests"].clone();
+    assert_eq!(payload["transactions"].as_array().unwrap().len(), 1, "{payload}");
+    let list: Bytes = serde_json::from_value(payload["blockAccessList"].clone()).unwrap();
+    assert!(list.len() > 1, "the list names the transfer's accounts");
+
+    // Without its list: invalid params.
+    let secret = JwtSecret::from_hex(SECRET).unwrap();
+    let token = secret.encode(&Claims { iat: now(), exp: None }).unwrap();
+    let mut without = payload.clone();
+    without.as_object_mut().unwrap().remove("blockAccessList");
+    let (_, response) = call(
+        node.engine,
+        Some(&token),
+        "engine_newPayloadV5",
+        &json!([without, [], beacon_root, requests]),
+    );
+    assert_eq!(response["error"]["code"], -32602, "{response}");
+
+    // A list that is not the one the header commits to: INVALID.
+    let mut tampered = payload.clone();
+    tampered["blockAccessList"] = json!(Bytes::from_static(&[0xc0]));
+    let status = node.engine("engine_newPayloadV5", json!([tampered, [], beacon_root, requests]));
+    assert_eq!(status["status"], "INVALID", "{status}");
+
+    // A list the header commits to (hash and block hash recomputed) that execution does not build: INVALID,
+    // the parent being the latest valid block.
+    let decoded: ExecutionPayloadV4 = serde_json::from_value(payload.clone()).unwrap();
+    let (mut block, _) =
+        payload_v4_to_block(decoded, beacon_root, Some(&Default::default())).unwrap();
+    let empty = Bytes::from_static(&[0xc0]);
+    block.header.block_access_list_hash = Some(keccak256(&empty));
+    let forged = block_to_payload_v4(block.header.hash_slow(), &block, empty);
+    let status = node.engine("engine_newPayloadV5", json!([forged, [], beacon_root, requests]));
+    assert_eq!(status["status"], "INVALID", "{status}");
+    assert_eq!(status["latestValidHash"], genesis["hash"], "{status}");
+    assert_eq!(node.head()["hash"], genesis["hash"], "nothing committed");
+
+    // The right one.
+    let status = node.engine("engine_newPayloadV5", json!([payload, [], beacon_root, requests]));
+    assert_eq!(status["status"], "VALID", "{status}");
+    let state = json!({"headBlockHash": payload["blockHash"], "safeBlockHash": B256::ZERO, "finalizedBlockHash": B256::ZERO});
+    let updated = node.engine("engine_forkchoiceUpdatedV4", json!([state, Value::Null]));
+    assert_eq!(updated["payloadStatus"]["status"], "VALID", "{updated}");
+    assert_eq!(node.rpc("debug_getRawBlockAccessList", json!(["0x1"])), json!(list));
+    let bodies = node.engine("engine_getPayloadBodiesByRangeV2", json!(["0x1", "0x1"]));
+    assert_eq!(bodies[0]["blockAccessList"], json!(list), "{bodies}");
+    // The pool saw the block: its transaction is mined.
+    assert_eq!(node.rpc("txpool_status", json!([]))["pending"], "0x0");
+    assert_eq!(node.rpc("eth_getTransactionReceipt", json!([hash]))["status"], "0x1");
 }

@@ -109,6 +109,7 @@ fn node_dev_prepares_the_datadir_and_prints_the_accounts() {
     for _ in 0..2 {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_balnode"))
             .args(["node", "--dev", "--datadir", datadir_arg(&datadir), "--http.port", "0"])
+            .args(["--authrpc.port", "0"])
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())

@@ -68,6 +68,7 @@ fn start_node_with(with_bals: bool) -> Node {
     assert!(ok, "{stderr}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_balnode"))
         .args(["node", "--datadir", &datadir, "--chain", &genesis, "--http.port", "0"])
+        .args(["--authrpc.port", "0"])
         .args(["--rpc.max-request-size", "100000", "--rpc.batch-limit", "20"])
         .args(["--rpc.logs-block-range", "10", "--rpc.max-logs", "5", "--rpc.evm-timeout", "200"])
         .env("RUST_LOG", "warn")

@@ -145,6 +145,7 @@ fn subscriptions_see_blocks_committed_by_another_process() {
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_balnode"))
         .args(["node", "--datadir", &datadir, "--chain", &genesis, "--http.port", "0"])
+        .args(["--authrpc.port", "0"])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
