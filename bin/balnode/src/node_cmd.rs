@@ -16,8 +16,8 @@ use balnode_primitives::B256;
 use balnode_rpc::{
     Namespace, RpcConfig, RpcContext, RpcProvider,
     compat::{KnownFailures, load_cases, run_all},
-    engine::{EngineConfig, EngineHandle, start_engine_server, testing_module},
-    start_server, start_server_with,
+    engine::{EngineConfig, EngineHandle, start_engine_server_with, testing_module},
+    send_raw_transaction_module, start_server, start_server_with,
 };
 use balnode_storage_api::{ChainInfoReader, ForkchoiceMarkers, ForkchoiceStore, HeaderProvider};
 use balnode_storage_mdbx::DatabaseEnv;
@@ -158,13 +158,17 @@ pub(crate) fn serve(
         let context = RpcContext::new(provider.clone(), spec.clone(), args.config())
             .with_pool(Arc::new(pool.clone()));
         let mut shutdown = ShutdownSignal::new().wrap_err("cannot listen for SIGINT/SIGTERM")?;
+        let context = Arc::new(context);
         let server = if args.http_api.contains(&Namespace::Testing) {
             let testing = testing_module(chain.clone(), provider.clone(), spec.clone());
-            start_server_with(Arc::new(context), testing).await?
+            start_server_with(context.clone(), testing).await?
         } else {
-            start_server(Arc::new(context)).await?
+            start_server(context.clone()).await?
         };
-        let engine = start_engine_server(options.engine, chain.clone(), provider, spec).await?;
+        // The Engine API port serves the pool's `eth_sendRawTransaction` too (`common.md`).
+        let send = send_raw_transaction_module(context);
+        let engine =
+            start_engine_server_with(options.engine, chain.clone(), provider, spec, send).await?;
         // The JSON-RPC line last: tools wait for it (and may stop reading there). A closed stdout is no reason
         // to stop the node.
         let _ = writeln!(std::io::stdout(), "Engine API on http://{} (JWT)", engine.local_addr);

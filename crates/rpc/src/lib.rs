@@ -54,7 +54,9 @@ use jsonrpsee::{
     },
 };
 pub use params::parse_params;
-pub use txpool::{PoolContent, PoolRejection, PoolTransaction, TransactionPoolApi};
+pub use txpool::{
+    PoolContent, PoolRejection, PoolTransaction, TransactionPoolApi, send_raw_transaction_module,
+};
 
 /// Everything RPC reads: state, blocks, chain info, proofs, the safe and finalized markers.
 pub trait RpcProvider:

@@ -146,6 +146,16 @@ pub(crate) fn register_send_raw_transaction(module: &mut RpcModule<Arc<RpcContex
     });
 }
 
+/// `eth_sendRawTransaction` alone, over `context`'s pool: what the Engine API port serves of the pool
+/// (`engine::start_engine_server_with`).
+pub fn send_raw_transaction_module(context: Arc<RpcContext>) -> RpcModule<()> {
+    let mut module = RpcModule::new(context);
+    register_send_raw_transaction(&mut module);
+    let mut methods = RpcModule::new(());
+    methods.merge(module).expect("one method");
+    methods
+}
+
 /// The `txpool_*` methods.
 pub fn txpool_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
     let mut module = RpcModule::new(context);

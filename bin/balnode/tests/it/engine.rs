@@ -364,7 +364,8 @@ fn amsterdam_payloads_carry_and_check_their_access_lists() {
     use balnode_rpc::engine::{block_to_payload_v4, payload_v4_to_block};
 
     let node = Node::start("dev", None);
-    let hash = node.rpc("eth_sendRawTransaction", json!([dev_transfer(0, 1, 0)]));
+    // Sent on the Engine API port, which serves the pool's `eth_sendRawTransaction` too.
+    let hash = node.engine("eth_sendRawTransaction", json!([dev_transfer(0, 1, 0)]));
     assert!(hash.is_string(), "{hash}");
     let genesis = node.head();
     let timestamp =
