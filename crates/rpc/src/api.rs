@@ -14,7 +14,7 @@ use alloy_rpc_types_eth::{
 use alloy_rpc_types_trace::geth::{GethDebugTracingOptions, GethTrace, TraceResult};
 use balnode_executor::{CallEnv, TraceError};
 use balnode_primitives::{Address, B256, Block, BlockNumber, Bytes, Header, U256, keccak256};
-use balnode_storage_api::StateProvider;
+use balnode_storage_api::{ProviderError, StateProvider};
 use jsonrpsee::{RpcModule, types::Params};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -125,6 +125,24 @@ impl RpcContext {
 
     pub(crate) fn state(&self, number: BlockNumber) -> RpcResult<Box<dyn StateProvider>> {
         Ok(self.provider.state_at(number)?)
+    }
+
+    /// The state after the block `id` names (default `latest`). The name is resolved and the state opened in
+    /// two reads of the store: when a reorg unwinds the resolved block in between, the name is resolved again
+    /// (so `latest` during a reorg is the new head, not `header not found`).
+    pub(crate) fn state_for(&self, id: Option<BlockId>) -> RpcResult<Box<dyn StateProvider>> {
+        let mut attempts = 0;
+        loop {
+            let number = self.require_number(id)?;
+            match self.provider.state_at(number) {
+                Err(ProviderError::StateNotAvailable { .. } | ProviderError::BlockNotFound(_))
+                    if attempts < 3 =>
+                {
+                    attempts += 1;
+                }
+                state => return Ok(state?),
+            }
+        }
     }
 
     pub(crate) fn receipts(
@@ -362,7 +380,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
     blocking(&mut module, "eth_getBalance", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let address: Address = args.required(0)?;
-        let state = ctx.state(ctx.require_number(args.optional(1)?)?)?;
+        let state = ctx.state_for(args.optional(1)?)?;
         let account = state.basic_account(address)?;
         to_json(account.map(|account| account.balance).unwrap_or_default())
     });
@@ -370,7 +388,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
         let args = Args::parse(&params, 2)?;
         let address: Address = args.required(0)?;
         let id: Option<BlockId> = args.optional(1)?;
-        let state = ctx.state(ctx.require_number(id)?)?;
+        let state = ctx.state_for(id)?;
         let nonce = state.basic_account(address)?.map(|account| account.nonce).unwrap_or_default();
         // `pending` counts the sender's executable pool transactions too (geth's pool nonce).
         let pooled = match (id, &ctx.pool) {
@@ -385,7 +403,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
     blocking(&mut module, "eth_getCode", |ctx, params| {
         let args = Args::parse(&params, 2)?;
         let address: Address = args.required(0)?;
-        let state = ctx.state(ctx.require_number(args.optional(1)?)?)?;
+        let state = ctx.state_for(args.optional(1)?)?;
         let code = match state.basic_account(address)?.and_then(|account| account.bytecode_hash) {
             Some(hash) => state.bytecode_by_hash(hash)?.unwrap_or_default(),
             None => Bytes::new(),
@@ -396,7 +414,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
         let args = Args::parse(&params, 3)?;
         let address: Address = args.required(0)?;
         let slot = args.slot(1)?;
-        let state = ctx.state(ctx.require_number(args.optional(2)?)?)?;
+        let state = ctx.state_for(args.optional(2)?)?;
         to_json(B256::from(state.storage(address, slot)?.unwrap_or_default()))
     });
     blocking(&mut module, "eth_getStorageValues", |ctx, params| {
@@ -411,7 +429,7 @@ pub fn eth_module(context: Arc<RpcContext>) -> RpcModule<Arc<RpcContext>> {
                 "too many slots: {total}, the limit is 1024"
             )));
         }
-        let state = ctx.state(ctx.require_number(args.optional(1)?)?)?;
+        let state = ctx.state_for(args.optional(1)?)?;
         let mut out = serde_json::Map::new();
         for (address, slots) in request {
             let mut values = Vec::with_capacity(slots.len());
