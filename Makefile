@@ -17,6 +17,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 BIN := target/$(PROFILE)/balnode
 
 SOAK_KILLS ?= 20
+SOAK_SECONDS ?= 600
 # `make fuzz`: seconds per target (fuzz-short: FUZZ_SHORT_SECONDS); the targets are in fuzz/fuzz_targets.
 FUZZ_SECONDS ?= 600
 FUZZ_SHORT_SECONDS ?= 20
@@ -70,10 +71,12 @@ conformance: nextest fixtures
 
 ## soak: the long fault tests over $(FIXTURES): `balnode import` of the hive-sync chain (3,000 blocks) killed
 ## with SIGKILL at $(SOAK_KILLS) random moments, `db check` and the reported commits checked after each kill
-## (BALNODE_CRASH_SEED=N repeats a run's moments).
+## (BALNODE_CRASH_SEED=N repeats a run's moments); then $(SOAK_SECONDS) s of JSON-RPC load (64 connections)
+## on `balnode node` while other processes import and unwind the chain: no error, p99 and RSS printed.
 soak: nextest fixtures
-	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) $(CARGO) nextest run -p balnode \
-		--locked --cargo-profile conformance --run-ignored only --no-capture -E 'test(import_of_hive_sync_survives)'
+	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) BALNODE_SOAK_SECONDS=$(SOAK_SECONDS) \
+		$(CARGO) nextest run -p balnode --locked --cargo-profile conformance --run-ignored only --no-capture \
+		--test-threads 1 -E 'test(import_of_hive_sync_survives) | test(rpc_under_load_while_importing)'
 
 ## fuzz-tools: installs cargo-fuzz from crates.io when the machine lacks it (it runs on the nightly toolchain).
 fuzz-tools:

@@ -8,6 +8,7 @@ mod metrics;
 mod replay;
 mod rpc;
 mod rpc_ws;
+mod soak;
 
 use std::{path::Path, process::Command};
 
