@@ -17,6 +17,7 @@ BLOCKCHAIN_SUITES ?= eest-v5.4.0 ethereum-tests-v14.1 eest-bal-v5.7.0-alpha-amst
 BIN := target/$(PROFILE)/balnode
 
 SOAK_KILLS ?= 20
+SOAK_SECONDS ?= 600
 # `make fuzz`: seconds per target (fuzz-short: FUZZ_SHORT_SECONDS); the targets are in fuzz/fuzz_targets.
 FUZZ_SECONDS ?= 600
 FUZZ_SHORT_SECONDS ?= 20
@@ -70,16 +71,14 @@ conformance: nextest fixtures
 
 ## soak: the long fault tests over $(FIXTURES): `balnode import` of the hive-sync chain (3,000 blocks) killed
 ## with SIGKILL at $(SOAK_KILLS) random moments, `db check` and the reported commits checked after each kill
-## (BALNODE_CRASH_SEED=N repeats a run's moments); the dev node killed while producing blocks; then
-## $(SOAK_SECONDS) s of JSON-RPC load from 64 connections while the node imports hive-sync through the Engine
-## API: no failed request, p50/p99 and the node's peak RSS printed.
-SOAK_SECONDS ?= 600
+## (BALNODE_CRASH_SEED=N repeats a run's moments); the dev node killed 20 times while producing blocks; then
+## two loopback soaks of $(SOAK_SECONDS) s each, 64 JSON-RPC connections: while the node imports hive-sync through
+## the Engine API, and while other processes import and unwind its datadir: no failed request, p50/p99 latency
+## and the node's RSS printed.
 soak: nextest fixtures
-	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) $(CARGO) nextest run -p balnode \
-		--locked --cargo-profile conformance --run-ignored only --no-capture \
-		-E 'test(import_of_hive_sync_survives) | test(dev_node_survives)'
-	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_SOAK_SECONDS=$(SOAK_SECONDS) $(CARGO) nextest run -p balnode \
-		--locked --cargo-profile conformance --run-ignored only --no-capture -E 'test(soak_rpc_load_while_importing)'
+	BALNODE_FIXTURES=$(abspath $(FIXTURES)) BALNODE_CRASH_KILLS=$(SOAK_KILLS) BALNODE_SOAK_SECONDS=$(SOAK_SECONDS) \
+		$(CARGO) nextest run -p balnode --locked --cargo-profile conformance --run-ignored only --no-capture \
+		--test-threads 1 -E 'test(import_of_hive_sync_survives) | test(dev_node_survives) | test(soak_rpc_load_while_importing) | test(rpc_under_load_while_importing)'
 
 ## fuzz-tools: installs cargo-fuzz from crates.io when the machine lacks it (it runs on the nightly toolchain).
 fuzz-tools:

@@ -57,7 +57,7 @@ pub(crate) struct ReplayArgs {
     /// With `--bench`: skip the cold-cache runs.
     #[arg(long, requires = "bench")]
     warm_only: bool,
-    /// Write each block's access list (RLP) as DIR/<number>/block_access_list.rlp; with DIR the corpus's
+    /// Write each block's access list (RLP) as `DIR/<number>/block_access_list.rlp`; with DIR the corpus's
     /// `blocks/` folder, beside the bundles, where replay picks them up and checks them.
     #[arg(long, value_name = "DIR", conflicts_with = "bench")]
     emit_bal: Option<PathBuf>,

@@ -11,6 +11,7 @@ mod replay;
 mod rpc;
 mod rpc_ws;
 mod soak;
+mod soak_writers;
 
 use std::{path::Path, process::Command};
 

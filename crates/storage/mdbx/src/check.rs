@@ -121,9 +121,12 @@ fn corrupt_as_found<T>(result: ProviderResult<T>) -> ProviderResult<Result<T, In
 }
 
 impl DatabaseEnv {
-    /// Checks that the store agrees with itself (see the [module documentation](self)): the head, the
-    /// canonical chain, the block data, change sets and history, the hashed state and the trie. Reads one
-    /// snapshot, writes nothing, and reports the first inconsistency it meets.
+    /// Checks that the store agrees with itself, in this order: the head marker names the last canonical
+    /// block; the canonical chain from genesis links up (hashes, headers, parent hashes, `HeaderNumbers`) with
+    /// each block's body, senders, receipts and lookups, and nothing lies above the head; change sets and
+    /// history indexes name each other; the hashed tables mirror plain state, the stored trie is that
+    /// state's, and its root is the head header's. Reads one snapshot, writes nothing, and reports the first
+    /// inconsistency it meets as an [`Inconsistency`] (an entry that does not decode is one).
     ///
     /// Fails only when the store cannot be read, or is not initialised.
     pub fn check(&self) -> ProviderResult<CheckReport> {
