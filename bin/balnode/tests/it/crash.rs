@@ -82,9 +82,13 @@ fn run_and_kill(
         let mut committed = Vec::new();
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
-            if let Some(rest) = line.strip_prefix("committed ") {
-                let (number, hash) = rest.split_once(' ').expect("committed <number> <hash>");
-                let entry = (number.parse::<u64>().unwrap(), hash.parse::<B256>().unwrap());
+            // The kill may cut the last line short: a line that does not parse was not reported whole, and
+            // counts as not reported.
+            let parsed = line.strip_prefix("committed ").and_then(|rest| {
+                let (number, hash) = rest.split_once(' ')?;
+                Some((number.parse::<u64>().ok()?, hash.parse::<B256>().ok()?))
+            });
+            if let Some(entry) = parsed {
                 committed.push(entry);
                 let _ = sender.send(entry);
             }
