@@ -305,7 +305,6 @@ impl TxPool {
         }
         let head = self.head()?;
         let checked = validate::check(&self.spec, &self.config, &head, tx, sender)?;
-        let account = self.state.latest()?.basic_account(checked.sender)?.unwrap_or_default();
         let pooled = Arc::new(PooledTx {
             encoded_len: checked.tx.encode_2718_len(),
             hash,
@@ -317,6 +316,9 @@ impl TxPool {
         if inner.by_hash.contains_key(&hash) {
             return Err(PoolError::AlreadyKnown);
         }
+        // The account is read under the lock, so that a concurrent head change cannot leave an older
+        // nonce behind.
+        let account = self.state.latest()?.basic_account(pooled.sender)?.unwrap_or_default();
         inner.base_fee = next_base_fee(&head);
         self.insert(&mut inner, pooled, account.nonce, account.balance)?;
         self.announce(&mut inner);
@@ -583,7 +585,9 @@ impl TxPool {
         }
     }
 
-    /// Notified with the hash of every transaction that becomes pending.
+    /// Notified with the hash of every transaction that becomes pending (on insertion, or when a new head
+    /// closes its sender's nonce gap). The channel keeps the last 4,096 hashes: a receiver that falls
+    /// further behind gets `RecvError::Lagged` and should look at [`Self::best_transactions`].
     pub fn subscribe_pending(&self) -> broadcast::Receiver<TxHash> {
         self.pending_tx.subscribe()
     }

@@ -9,7 +9,7 @@ use alloy_consensus::{
 };
 use alloy_eips::{
     eip2930::{AccessList, AccessListItem},
-    eip4844::Blob,
+    eip4844::{Blob, BlobTransactionSidecar, env_settings::EnvKzgSettings},
     eip7594::BlobTransactionSidecarEip7594,
     eip7702::Authorization,
 };
@@ -34,16 +34,17 @@ struct MemoryChain {
 
 impl MemoryChain {
     fn dev() -> Arc<Self> {
+        Self::with_head(dev().genesis_header())
+    }
+
+    fn with_head(head: Header) -> Arc<Self> {
         let accounts = dev_accounts()
             .iter()
             .map(|account| {
                 (account.address, Account { balance: DEV_ACCOUNT_BALANCE, ..Account::default() })
             })
             .collect();
-        Arc::new(Self {
-            accounts: RwLock::new(accounts),
-            head: RwLock::new(dev().genesis_header()),
-        })
+        Arc::new(Self { accounts: RwLock::new(accounts), head: RwLock::new(head) })
     }
 
     fn set_nonce(&self, address: Address, nonce: u64) {
@@ -576,4 +577,105 @@ fn works_over_mdbx() {
     assert_eq!(refused(&pool, &sign(0, transfer(0, 2 * GWEI, GWEI))), "already known");
     pool.on_canonical_state_change();
     assert_eq!(pool.counts(), (1, 0));
+}
+
+fn sign_bare_blob(index: usize, tx: TxEip4844) -> Bytes {
+    let bare =
+        TxEip4844Variant::<alloy_eips::eip7594::BlobTransactionSidecarVariant>::TxEip4844(tx);
+    let signature = signer(index).sign_hash_sync(&bare.signature_hash()).unwrap();
+    let envelope: TxEnvelope = bare.into_signed(signature).into();
+    envelope.encoded_2718().into()
+}
+
+#[test]
+fn blob_limits_and_fee_caps_are_checked_before_the_proofs() {
+    let (pool, _) = pool();
+    let mut tx = blob_tx(BlobTransactionSidecarEip7594::default(), 0).tx;
+    tx.blob_versioned_hashes = vec![B256::with_last_byte(1); 7];
+    assert_eq!(
+        refused(&pool, &sign_bare_blob(0, tx.clone())),
+        "too many blobs in transaction: have 7, permitted 6"
+    );
+    tx.blob_versioned_hashes.clear();
+    let empty = TxEip4844WithSidecar::from_tx_and_sidecar(
+        tx.clone(),
+        BlobTransactionSidecarEip7594::default().into(),
+    );
+    assert_eq!(refused(&pool, &sign_blob(0, empty)), "blobless blob transaction");
+    let free = TxEip4844WithSidecar::from_tx_and_sidecar(
+        TxEip4844 { max_fee_per_blob_gas: 0, ..tx },
+        BlobTransactionSidecarEip7594::default().into(),
+    );
+    assert_eq!(
+        refused(&pool, &sign_blob(0, free)),
+        "transaction underpriced: blob fee cap 0, minimum needed 1"
+    );
+}
+
+#[test]
+fn an_eip4844_sidecar_is_converted_to_cell_proofs_after_osaka() {
+    let (pool, _) = pool();
+    let legacy = BlobTransactionSidecar::try_from_blobs_with_settings(
+        vec![blob()],
+        EnvKzgSettings::Default.get(),
+    )
+    .unwrap();
+    let cells = blob_tx(BlobTransactionSidecarEip7594::default(), 0).tx;
+    let tx = TxEip4844 { blob_versioned_hashes: legacy.versioned_hashes().collect(), ..cells };
+    let hash = pool
+        .add_raw(&sign_blob(0, TxEip4844WithSidecar::from_tx_and_sidecar(tx, legacy.into())))
+        .unwrap();
+    let sidecar = pool.get(&hash).unwrap().sidecar.clone().unwrap();
+    assert!(sidecar.is_eip7594());
+}
+
+#[test]
+fn earlier_forks_refuse_later_types_and_sidecars() {
+    let cancun = Arc::new(ChainSpec::for_test_network("Cancun", dev().genesis().clone()).unwrap());
+    let chain = MemoryChain::with_head(cancun.genesis_header());
+    let pool = TxPool::new(cancun, chain, PoolConfig::default());
+    let authorization = Authorization {
+        chain_id: U256::from(CHAIN_ID),
+        address: Address::repeat_byte(7),
+        nonce: 0,
+    };
+    let signature = signer(1).sign_hash_sync(&authorization.signature_hash()).unwrap();
+    let set_code = TxEip7702 {
+        chain_id: CHAIN_ID,
+        gas_limit: 100_000,
+        max_fee_per_gas: 2 * GWEI,
+        max_priority_fee_per_gas: GWEI,
+        authorization_list: vec![authorization.into_signed(signature)],
+        ..TxEip7702::default()
+    };
+    assert_eq!(
+        refused(&pool, &sign(0, set_code)),
+        "transaction type not supported: type 4 rejected, pool not yet in Prague"
+    );
+    // Before Osaka a sidecar carries one proof per blob (version 0); cell proofs are refused.
+    let cells = BlobTransactionSidecarEip7594::try_from_blobs(vec![blob()]).unwrap();
+    assert_eq!(
+        refused(&pool, &sign_blob(0, blob_tx(cells, 0))),
+        "unexpected sidecar version, want: 0, got: 1"
+    );
+    let legacy = BlobTransactionSidecar::try_from_blobs_with_settings(
+        vec![blob()],
+        EnvKzgSettings::Default.get(),
+    )
+    .unwrap();
+    let mut wrong = legacy.clone();
+    wrong.proofs[0] = wrong.commitments[0];
+    let tx = TxEip4844 {
+        blob_versioned_hashes: legacy.versioned_hashes().collect(),
+        ..blob_tx(BlobTransactionSidecarEip7594::default(), 0).tx
+    };
+    let message = refused(
+        &pool,
+        &sign_blob(0, TxEip4844WithSidecar::from_tx_and_sidecar(tx.clone(), wrong.into())),
+    );
+    assert!(message.starts_with("KZG verification error"), "{message}");
+    let hash = pool
+        .add_raw(&sign_blob(0, TxEip4844WithSidecar::from_tx_and_sidecar(tx, legacy.into())))
+        .unwrap();
+    assert!(!pool.get(&hash).unwrap().sidecar.as_ref().unwrap().is_eip7594());
 }
