@@ -10,7 +10,10 @@ use std::{
     io::IsTerminal,
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::Arc,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicUsize, Ordering as AtomicOrdering},
+    },
     time::{Duration, Instant},
 };
 
@@ -36,7 +39,6 @@ use balnode_storage_mdbx::DatabaseEnv;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use eyre::WrapErr;
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 
@@ -569,29 +571,40 @@ fn test_fixtures(
             files.push(path.clone());
         }
     }
-    // The files run in parallel on the execution's workers, each block on the same workers.
+    // As many files at a time as there are workers, each from a plain thread that hands its blocks to the
+    // workers and waits. (Running the files on the workers too nests them: a worker waiting for a block's
+    // transactions takes on another file, which opens another store, and so on.)
     let on_workers = execution.on_current_pool();
-    let results: Vec<_> = execution.install(|| files
-        .par_iter()
-        .map(|file| {
-            let mut failures = Vec::new();
-            let tally = run_file(file, filter, &known, &on_workers, |name, report| {
-                failures.push(match report {
-                    Report::Failed(difference) => format!("FAIL {} :: {name}: {difference}", file.display()),
-                    Report::KnownFailure(difference, reason) => {
-                        format!("SKIP {} :: {name}: {difference} (listed: {reason})", file.display())
-                    }
-                    Report::UnexpectedPass(reason) => format!(
-                        "FAIL {} :: {name}: passes, but is listed as a known failure ({reason}): remove it from the list",
-                        file.display()
-                    ),
+    let next = AtomicUsize::new(0);
+    let finished = Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..execution.threads().min(files.len()) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, AtomicOrdering::Relaxed);
+                let Some(file) = files.get(index) else { break };
+                let mut failures = Vec::new();
+                let tally = execution.install(|| {
+                    run_file(file, filter, &known, &on_workers, |name, report| {
+                        failures.push(match report {
+                            Report::Failed(difference) => format!("FAIL {} :: {name}: {difference}", file.display()),
+                            Report::KnownFailure(difference, reason) => {
+                                format!("SKIP {} :: {name}: {difference} (listed: {reason})", file.display())
+                            }
+                            Report::UnexpectedPass(reason) => format!(
+                                "FAIL {} :: {name}: passes, but is listed as a known failure ({reason}): remove it from the list",
+                                file.display()
+                            ),
+                        });
+                    })
                 });
+                finished.lock().unwrap_or_else(PoisonError::into_inner).push((index, file, tally, failures));
             });
-            (file, tally, failures)
-        })
-        .collect());
+        }
+    });
+    let mut results = finished.into_inner().unwrap_or_else(PoisonError::into_inner);
+    results.sort_unstable_by_key(|(index, ..)| *index);
     let mut total = Tally::default();
-    for (file, tally, failures) in results {
+    for (_, file, tally, failures) in results {
         for failure in failures {
             println!("{failure}");
         }

@@ -1,10 +1,15 @@
 //! From revm's record of what execution changed to the node's [`StateChanges`].
 
-use balnode_primitives::{Account, B256, KECCAK256_EMPTY, StateChanges, StorageChanges};
+use balnode_primitives::{
+    Account, B256, KECCAK256_EMPTY, StateChanges, StorageChanges, eips::eip7928::BlockAccessList,
+};
+use balnode_storage_api::StateProvider;
 use revm::{
     database::{BundleState, CacheState},
     state::AccountInfo,
 };
+
+use crate::{database::DatabaseError, list_check::code_hash, prefetch::PrefetchedState};
 
 /// The node's account for revm's account info.
 pub(crate) fn account_of(info: &AccountInfo) -> Account {
@@ -62,4 +67,68 @@ pub(crate) fn changes_from_cache(cache: &CacheState) -> StateChanges {
             .insert(*address, StorageChanges { wiped: cached.status.was_destroyed(), slots });
     }
     changes
+}
+
+/// The post-values of a block from its access list, once execution has confirmed every entry of it
+/// ([`ListCheck`](crate::list_check::ListCheck)): each account's and slot's last write, kept where it differs
+/// from the parent state's value, and the code accounts end with. The same as [`changes_from_bundle`] over the
+/// committed executions, as long as no account is destroyed: `None` when one would end up empty (deleted),
+/// which needs revm's bookkeeping; the caller also checks that nothing self-destructed.
+pub(crate) fn changes_from_list<P: StateProvider>(
+    list: &BlockAccessList,
+    parent: &PrefetchedState<P>,
+) -> Result<Option<StateChanges>, DatabaseError> {
+    let mut changes = StateChanges::default();
+    for account in list {
+        let address = account.address;
+        if !(account.balance_changes.is_empty()
+            && account.nonce_changes.is_empty()
+            && account.code_changes.is_empty())
+        {
+            let before = parent.parent_account(address)?;
+            let (balance, nonce, code) = before.as_ref().map_or_else(
+                || (Default::default(), 0, KECCAK256_EMPTY),
+                |info| (info.balance, info.nonce, info.code_hash),
+            );
+            let after = (
+                account.balance_changes.last().map_or(balance, |change| change.post_balance),
+                account.nonce_changes.last().map_or(nonce, |change| change.new_nonce),
+                account.code_changes.last().map_or(code, |change| code_hash(&change.new_code)),
+            );
+            let empty = after.0.is_zero() && after.1 == 0 && after.2 == KECCAK256_EMPTY;
+            match before {
+                Some(_) if empty => return Ok(None),
+                None if empty => {}
+                _ if after == (balance, nonce, code) => {}
+                _ => {
+                    changes.accounts.insert(
+                        address,
+                        Some(Account {
+                            balance: after.0,
+                            nonce: after.1,
+                            bytecode_hash: (after.2 != KECCAK256_EMPTY).then_some(after.2),
+                        }),
+                    );
+                }
+            }
+            // The code the account ends with (an EIP-7702 delegation set and then changed in the block
+            // leaves only its last code, as revm's bundle does).
+            if let Some(change) = account.code_changes.last()
+                && !change.new_code.is_empty()
+            {
+                changes.bytecodes.insert(code_hash(&change.new_code), change.new_code.clone());
+            }
+        }
+        let mut slots = std::collections::BTreeMap::new();
+        for slot in &account.storage_changes {
+            let Some(last) = slot.changes.last() else { continue };
+            if last.new_value != parent.parent_slot(address, slot.slot)? {
+                slots.insert(B256::from(slot.slot), last.new_value);
+            }
+        }
+        if !slots.is_empty() {
+            changes.storage.insert(address, StorageChanges { wiped: false, slots });
+        }
+    }
+    Ok(Some(changes))
 }

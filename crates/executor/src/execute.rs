@@ -5,8 +5,8 @@ use std::{borrow::Cow, sync::Arc};
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
     block::{
-        BalIndexedDatabase, BlockExecutionError, BlockExecutor, BlockValidationError,
-        ExecutableTxParts, GasOutput, StateDB,
+        BalIndexedDatabase, BlockExecutionError, BlockExecutionResult, BlockExecutor,
+        BlockValidationError, ExecutableTxParts, GasOutput, StateDB,
     },
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, EthTxResult,
@@ -180,8 +180,34 @@ pub fn execute_block_with_bal<P: StateProvider>(
 pub(crate) fn finish_block<DB>(
     spec: &Arc<ChainSpec>,
     block: &Block,
-    mut executor: BlockExec<'_, State<DB>>,
+    executor: BlockExec<'_, State<DB>>,
 ) -> Result<BlockExecutionOutput, ExecutionError>
+where
+    DB: Database<Error = DatabaseError> + std::fmt::Debug,
+{
+    let (mut db, result) = finish_execution(spec, block, executor)?;
+    let block_access_list = db
+        .take_built_alloy_bal()
+        .map(|built| finish_block_access_list(built, block, spec.amsterdam_profile()));
+    db.merge_transitions(BundleRetention::PlainState);
+    Ok(BlockExecutionOutput {
+        receipts: result.receipts,
+        gas_used: result.gas_used,
+        blob_gas_used: result.blob_gas_used,
+        requests: result.requests,
+        state: changes_from_bundle(db.take_bundle()),
+        block_access_list,
+        prefetch: None,
+    })
+}
+
+/// [`finish_block`] up to the block's outputs: the state with everything committed (and its list builder
+/// holding what was recorded), and the executor's result.
+pub(crate) fn finish_execution<DB>(
+    spec: &Arc<ChainSpec>,
+    block: &Block,
+    mut executor: BlockExec<'_, State<DB>>,
+) -> Result<(State<DB>, BlockExecutionResult<ReceiptEnvelope>), ExecutionError>
 where
     DB: Database<Error = DatabaseError> + std::fmt::Debug,
 {
@@ -214,19 +240,7 @@ where
             }
         }
     }
-    let block_access_list = db
-        .take_built_alloy_bal()
-        .map(|built| finish_block_access_list(built, block, spec.amsterdam_profile()));
-    db.merge_transitions(BundleRetention::PlainState);
-    Ok(BlockExecutionOutput {
-        receipts: result.receipts,
-        gas_used: result.gas_used,
-        blob_gas_used: result.blob_gas_used,
-        requests: result.requests,
-        state: changes_from_bundle(db.take_bundle()),
-        block_access_list,
-        prefetch: None,
-    })
+    Ok((db, result))
 }
 
 /// alloy-evm's Ethereum block executor with balnode's EVM, as every execution mode drives it.

@@ -28,10 +28,12 @@ mod database;
 mod deposits;
 mod evm;
 mod execute;
+mod list_check;
 mod mode;
 mod optimistic;
 mod parallel;
 mod prefetch;
+mod schedule;
 mod simulate;
 mod state_gas;
 mod trace;
@@ -46,6 +48,7 @@ pub use compare::first_output_difference;
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
+pub use list_check::{ListMismatch, Written};
 pub use mode::{ExecMode, Strategy, UnknownExecMode};
 pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};
 pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
@@ -95,6 +98,9 @@ pub enum ExecutionError {
     /// revm's access-list-driven state view refused a read.
     #[error("block access list: {0}")]
     Bal(String),
+    /// Execution and the block access list that drove it part (BAL-parallel mode).
+    #[error("the block access list does not match execution: {0}")]
+    ListMismatch(#[from] ListMismatch),
     /// The block has a different number of senders than transactions.
     #[error("{senders} senders for {transactions} transactions")]
     SenderCount {

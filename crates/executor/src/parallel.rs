@@ -1,15 +1,27 @@
 //! BAL-parallel execution: every transaction on its own worker, against the parent state plus the block
-//! access list's writes of the indices before it, with no waiting between transactions.
+//! access list's writes of the indices before it, with no waiting between transactions, and nothing
+//! committed: the list is checked index by index, and the post-state is read off it.
 //!
-//! Why the result is exactly the sequential one. A coordinator runs the pre-execution system calls
-//! (index 0), then commits the workers' results in block order into one `State` that builds the block's
-//! access list from what was committed — the same builder, fed the same per-transaction state changes, as
-//! sequential execution. Worker `i` reads the parent state overlaid with the given list's writes at indices
-//! `< i + 1` (revm's `State::with_bal`); a read the list does not cover is an error. If the built list
-//! equals the given one (the import pipeline checks it, naming the first difference), then by induction
-//! over the indices every worker read exactly what sequential execution would have: index 0's writes were
-//! computed on the parent state, and each later index read only writes that execution itself confirmed.
-//! So a wrong list can make a worker fail or produce a different list, never a wrong accepted block.
+//! How it goes. The prefetch reads everything the list names ([`PrefetchedState`]). The coordinator runs
+//! the pre-execution system calls (index 0) with revm's list builder. The workers take the transactions in
+//! block order as they free up; transaction `i` reads the parent state overlaid with the list's writes at
+//! indices `< i + 1` (revm's `State::with_bal`; a read the list does not cover is an error), and its own part
+//! of the list — the accounts it holds, the slots it loaded, the fields it changed — is compared with the
+//! list's entries at `i + 1` on the worker (`ListCheck`). The coordinator then adds up gas and receipts in
+//! order, runs withdrawals, rewards and the post-execution system calls (index `n + 1`, reading the
+//! transactions' writes through the list) with the builder, checks those two indices the same way, and that
+//! every account and read slot of the list was touched.
+//!
+//! Why the result is exactly the sequential one. By induction over the indices: if the list's writes before
+//! index `k` are exactly those sequential execution makes, index `k` reads exactly the state sequential
+//! execution gives it, so it executes the same, and its part of the list is what revm's builder records for
+//! it; the check makes the list's writes at `k` equal to it. So a list that passes is the list sequential
+//! execution builds (every write, every access), and the post-state — each field's and slot's last write
+//! against the parent value (`changes_from_list`) — is sequential execution's. Where revm's state
+//! bookkeeping does more than set values (a self-destruct, an account deleted as empty, a contract created
+//! over an existing account), the transactions' changes are committed in order instead, as sequential
+//! execution does. A wrong list makes a worker fail or the check name the first difference; the caller runs
+//! the block sequentially for its verdict.
 //!
 //! Not handled here (the caller runs such blocks sequentially): blocks before Byzantium, whose receipts
 //! carry a state root after every transaction.
@@ -27,18 +39,17 @@ use alloy_evm::{
 use alloy_hardforks::EthereumHardforks;
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_primitives::{
-    Address, Block, ReceiptEnvelope,
+    Address, Block, ReceiptEnvelope, StateChanges,
     consensus::{Receipt, Transaction, TxEnvelope, TxType, transaction::Recovered},
     eips::eip7928::BlockAccessList,
     primitives::Log,
 };
 use balnode_storage_api::StateProvider;
-use rayon::prelude::*;
 use revm::{
     DatabaseCommit,
     context::{Block as _, Cfg, TxEnv},
     context_interface::result::{HaltReason, ResultAndState, ResultGas},
-    database::{State, WrapDatabaseRef},
+    database::{State, WrapDatabaseRef, states::bundle_state::BundleRetention},
     state::{
         EvmState,
         bal::{Bal, BlockAccessIndex},
@@ -48,11 +59,14 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
+    changes::{changes_from_bundle, changes_from_list},
     execute::{
-        BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_block,
+        BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_execution,
         transact_bal_v5_7,
     },
+    list_check::{ListCheck, ListMismatch},
     prefetch::{OpenReader, PrefetchedState},
+    schedule::run_dynamic,
 };
 
 /// One transaction's result, executed but not committed.
@@ -102,7 +116,9 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     let prefetched =
         PrefetchedState::new(state, block_access_list, open_reader).map_err(|error| error.0)?;
     let state = &prefetched;
+    let check = ListCheck::new(block_access_list, transactions.len());
 
+    // Index 0: the pre-execution system calls, on the coordinator, recorded by revm's list builder.
     let coordinator = State::builder()
         .with_database_ref(state)
         .with_bundle_update()
@@ -114,63 +130,147 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     executor
         .apply_pre_execution_changes()
         .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    let built = executor.evm_mut().db_mut().bal_state.take_built_bal().unwrap_or_default();
+    check.check_system(0, &built)?;
 
     let started = std::time::Instant::now();
-    // Every transaction at once: each worker keeps one EVM and gives it a fresh state view per transaction.
-    let worker_state = |index: u64| -> ParentState<'_, P> {
-        let mut db = State::builder().with_database_ref(state).with_bal(bal.clone()).build();
-        BalIndexedDatabase::set_bal_index(&mut db, index);
-        db
+    // Every transaction at once. Each worker keeps one EVM over one `State`: nothing is ever committed to
+    // it, so its cache holds only parent values, and the list's writes before the transaction's index are
+    // laid over them on every read (revm's `State::with_bal`).
+    let worker_state = || -> ParentState<'_, P> {
+        State::builder().with_database_ref(state).with_bal(bal.clone()).build()
     };
-    // Then, in block order, the coordinator commits them. (Committing on a thread of its own while the workers
-    // go on, as the optimistic mode does, measured no faster here: a hand-off and a wake-up per transaction.)
-    // It owns only the `State`; the workers build the receipts.
-    let mut committer = Committer::new(&executor, worker_state(0));
-    std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
-    let arrivals: Vec<Arrival> = transactions
-        .par_iter()
-        .zip(senders.par_iter())
-        .enumerate()
-        .map_init(
-            || block_executor(spec, block, worker_state(0)),
-            |worker, (index, (transaction, sender))| {
-                *worker.evm_mut().db_mut() = worker_state(index as u64 + 1);
-                // Under `bal@v5.7.0` the coordinator makes that release's inclusion check instead of
-                // alloy-evm's (from the worst case the worker works out), and needs the state-gas credits
-                // failed frames gave up.
-                let (worst_case, output) = if worker.evm.runs_bal_v5_7() {
-                    let tx_env = TxEnv::from_recovered_tx(transaction, *sender);
-                    let worst_case = worker.evm.bal_v5_7_worst_case_gas(&tx_env);
-                    (Some(worst_case), transact_bal_v5_7(worker, tx_env, transaction))
-                } else {
-                    let recovered = Recovered::new_unchecked(transaction, *sender);
-                    (None, worker.execute_transaction_without_commit(recovered).map(|o| (o, 0)))
-                };
-                let output =
-                    output.map(|(output, discarded)| Executed::new(worker, output, discarded));
-                trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
-                Arrival { index, worst_case, output }
-            },
-        )
-        .collect();
+    // Handed out one at a time, in block order, to whichever worker is free.
+    let run = |worker: &mut BlockExec<'_, ParentState<'_, P>>, index: usize| {
+        let (transaction, sender) = (&transactions[index], &senders[index]);
+        let list_index = index as u64 + 1;
+        BalIndexedDatabase::set_bal_index(worker.evm_mut().db_mut(), list_index);
+        // Under `bal@v5.7.0` the coordinator makes that release's inclusion check instead of alloy-evm's
+        // (from the worst case the worker works out), and needs the state-gas credits failed frames gave up.
+        let (worst_case, output) = if worker.evm.runs_bal_v5_7() {
+            let tx_env = TxEnv::from_recovered_tx(transaction, *sender);
+            let worst_case = worker.evm.bal_v5_7_worst_case_gas(&tx_env);
+            (Some(worst_case), transact_bal_v5_7(worker, tx_env, transaction))
+        } else {
+            let recovered = Recovered::new_unchecked(transaction, *sender);
+            (None, worker.execute_transaction_without_commit(recovered).map(|o| (o, 0)))
+        };
+        // The transaction's part of the list, checked here, on the worker.
+        let output = output.map_err(Failure::Execution).and_then(|(output, discarded)| {
+            let checked =
+                check.check_transaction(list_index, &output.result.state).map_err(Failure::List)?;
+            Ok((Executed::new(worker, output, discarded), checked.unusual))
+        });
+        trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
+        Arrival { index, worst_case, output }
+    };
+    let arrivals =
+        run_dynamic(transactions.len(), || block_executor(spec, block, worker_state()), run);
     let parallel_phase = started.elapsed();
-    committer.commit_in_order(transactions, arrivals)?;
+
+    // In block order: the block's gas and the receipts' cumulative gas. Nothing is committed.
+    let mut committer = Committer::new(&executor, worker_state());
+    let mut states = Vec::with_capacity(transactions.len());
+    let mut unusual = false;
+    for Arrival { index, worst_case, output } in arrivals {
+        let transaction = &transactions[index];
+        let failed = |error| ExecutionError::from_block(index, transaction)(error);
+        committer.check_block_gas(transaction, worst_case).map_err(failed)?;
+        let (executed, odd) = match output {
+            Ok(executed) => executed,
+            Err(Failure::Execution(error)) => return Err(failed(error)),
+            Err(Failure::List(mismatch)) => return Err(mismatch.into()),
+        };
+        unusual |= odd;
+        states.push(committer.account(executed));
+    }
+    committer.copy_counts_into(&mut executor);
+
+    // Index n + 1: withdrawals, rewards and the post-execution system calls, on the coordinator, which reads
+    // the transactions' writes through the list.
+    executor.evm_mut().db_mut().bal_state.bal_builder = Some(Bal::new());
+    let (mut db, result) = finish_execution(spec, block, executor)?;
+    let built = db.bal_state.take_built_bal().unwrap_or_default();
+    check.check_system(transactions.len() as u64 + 1, &built)?;
+    check.check_complete()?;
+
+    // The list is the block's: the post-state is its final values, unless something needs revm's own
+    // bookkeeping (a self-destruct, an account deleted as empty), which committing the transactions gives.
+    db.merge_transitions(BundleRetention::PlainState);
+    let system = changes_from_bundle(db.take_bundle());
+    unusual |= system.accounts.values().any(Option::is_none)
+        || system.storage.values().any(|storage| storage.wiped);
+    let from_list = if unusual {
+        None
+    } else {
+        changes_from_list(block_access_list, state).map_err(|error| error.0)?
+    };
+    let changes = match from_list {
+        Some(changes) => changes,
+        None => {
+            debug!(target: "exec::bal", number = block.header.number, "Post-state by committing every transaction");
+            post_state_by_commit(spec, block, state, &bal, states)?
+        }
+    };
     let committed = started.elapsed();
-    let commit_phase = committed - parallel_phase;
-    committer.hand_back(&mut executor);
-    let mut output = finish_block(spec, block, executor)?;
     let prefetch = prefetched.stats();
-    debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, ?commit_phase, "Executed block in parallel");
-    output.prefetch = Some(prefetch);
-    Ok(output)
+    debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, finish_phase = ?(committed - parallel_phase), "Executed block in parallel");
+    Ok(BlockExecutionOutput {
+        receipts: result.receipts,
+        gas_used: result.gas_used,
+        blob_gas_used: result.blob_gas_used,
+        requests: result.requests,
+        state: changes,
+        block_access_list: Some(block_access_list.clone()),
+        prefetch: Some(prefetch),
+    })
 }
 
-/// What a worker sends the coordinator for transaction `index`.
+/// The post-state the slow way, for the blocks [`changes_from_list`] does not cover: the system calls run
+/// again on a fresh state, the transactions' changes committed in order, revm's bundle read off.
+fn post_state_by_commit<P: StateProvider>(
+    spec: &Arc<ChainSpec>,
+    block: &Block,
+    state: &PrefetchedState<P>,
+    bal: &Arc<Bal>,
+    states: Vec<EvmState>,
+) -> Result<StateChanges, ExecutionError> {
+    let coordinator = State::builder()
+        .with_database_ref(state)
+        .with_bundle_update()
+        .with_bal(bal.clone())
+        .build();
+    let mut executor = block_executor(spec, block, coordinator);
+    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
+    executor
+        .apply_pre_execution_changes()
+        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    for (index, changes) in states.into_iter().enumerate() {
+        let db = executor.evm_mut().db_mut();
+        db.set_bal_index(BlockAccessIndex::new(index as u64 + 1));
+        db.commit(changes);
+    }
+    let (mut db, _) = finish_execution(spec, block, executor)?;
+    db.merge_transitions(BundleRetention::PlainState);
+    Ok(changes_from_bundle(db.take_bundle()))
+}
+
+/// Why a worker's transaction did not make it.
+enum Failure {
+    /// Execution failed (the transaction is invalid on the state the list gave it).
+    Execution(BlockExecutionError),
+    /// It executed, and its accesses are not the list's at its index.
+    List(ListMismatch),
+}
+
+/// What a worker hands the coordinator for transaction `index`.
 struct Arrival {
     index: usize,
     /// The most regular and state gas the transaction can use, for `bal@v5.7.0`'s inclusion check.
     worst_case: Option<(u64, u64)>,
-    output: Result<Executed, BlockExecutionError>,
+    /// The transaction executed and checked against the list, and whether its changes are unusual
+    /// ([`ListCheck::check_transaction`]).
+    output: Result<(Executed, bool), Failure>,
 }
 
 /// A transaction executed by a worker: its receipt (with its own gas as the cumulative gas, until the
@@ -254,6 +354,14 @@ impl<DB: revm::Database> Committer<DB> {
         State<DB>: alloy_evm::Database,
     {
         std::mem::swap(executor.evm_mut().db_mut(), &mut self.state);
+        self.copy_counts_into(executor);
+    }
+
+    /// Gives the executor the receipts and the gas counted (it keeps its own state).
+    pub(crate) fn copy_counts_into<E>(self, executor: &mut BlockExec<'_, E>)
+    where
+        E: alloy_evm::Database,
+    {
         executor.receipts = self.receipts;
         executor.cumulative_tx_gas_used = self.cumulative_tx_gas_used;
         executor.block_regular_gas_used = self.block_regular_gas_used;
@@ -261,42 +369,17 @@ impl<DB: revm::Database> Committer<DB> {
         executor.blob_gas_used = self.blob_gas_used;
     }
 
-    /// Commits the workers' results in block order (they may come in any order). Stops at the first
-    /// transaction that fails.
-    fn commit_in_order(
-        &mut self,
-        transactions: &[TxEnvelope],
-        arrivals: impl IntoIterator<Item = Arrival>,
-    ) -> Result<(), ExecutionError> {
-        let mut waiting: Vec<Option<Arrival>> =
-            std::iter::repeat_with(|| None).take(transactions.len()).collect();
-        self.receipts.reserve(transactions.len());
-        let mut next = 0;
-        for arrival in arrivals {
-            let index = arrival.index;
-            waiting[index] = Some(arrival);
-            while let Some(arrival) = waiting.get_mut(next).and_then(Option::take) {
-                let transaction = &transactions[next];
-                let committed = self
-                    .check_block_gas(transaction, arrival.worst_case)
-                    .and(arrival.output)
-                    .map(|executed| self.commit(next, executed))
-                    .map_err(|source| ExecutionError::Transaction {
-                        index: next,
-                        hash: *transaction.tx_hash(),
-                        source: Box::new(source),
-                    });
-                committed?;
-                next += 1;
-            }
-        }
-        debug_assert_eq!(next, transactions.len(), "every result was received");
-        Ok(())
-    }
-
     /// What alloy-evm's block executor does when it commits a transaction: count its gas, set its receipt's
     /// cumulative gas, commit its changes at its index of the access list.
     pub(crate) fn commit(&mut self, index: usize, executed: Executed) {
+        let state = self.account(executed);
+        self.state.set_bal_index(BlockAccessIndex::new(index as u64 + 1));
+        self.state.commit(state);
+    }
+
+    /// [`Committer::commit`] without the commit: counts the transaction's gas and keeps its receipt, and
+    /// returns its state changes.
+    pub(crate) fn account(&mut self, executed: Executed) -> EvmState {
         let Executed { mut receipt, gas, blob_gas_used, state, discarded } = executed;
         let mut regular = gas.block_regular_gas_used();
         if self.bal_v5_7 {
@@ -317,8 +400,7 @@ impl<DB: revm::Database> Committer<DB> {
         }
         receipt_mut(&mut receipt).cumulative_gas_used = self.cumulative_tx_gas_used;
         self.receipts.push(receipt);
-        self.state.set_bal_index(BlockAccessIndex::new(index as u64 + 1));
-        self.state.commit(state);
+        state
     }
 
     /// The check alloy-evm's block executor makes before a transaction, against the gas the block has used

@@ -13,13 +13,15 @@ use balnode_primitives::{
     primitives::map::{AddressMap, B256Map, HashMap},
 };
 use balnode_storage_api::{ProviderResult, StateProvider};
-use rayon::prelude::*;
 use revm::{
     database_interface::DatabaseRef,
     state::{AccountInfo, Bytecode},
 };
 
-use crate::database::{DatabaseError, StateProviderDatabase};
+use crate::{
+    database::{DatabaseError, StateProviderDatabase},
+    schedule::run_dynamic,
+};
 
 /// One account as prefetched: its info (with its code) and the slots the list names.
 #[derive(Debug, Default)]
@@ -51,9 +53,16 @@ pub struct PrefetchedState<P> {
     code: B256Map<Bytecode>,
     slots: usize,
     elapsed: Duration,
-    hits: AtomicU64,
+    /// One counter per worker thread: a single one shared by the workers costs a cache-line transfer per
+    /// read.
+    hits: Vec<Counter>,
     misses: AtomicU64,
 }
+
+/// A counter on a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Counter(AtomicU64);
 
 impl<P> std::fmt::Debug for PrefetchedState<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,7 +79,7 @@ impl<P> std::fmt::Debug for PrefetchedState<P> {
 pub type OpenReader<'a> = &'a (dyn Fn() -> ProviderResult<Box<dyn StateProvider>> + Sync);
 
 impl<P: StateProvider> PrefetchedState<P> {
-    /// Reads everything `list` names from `state` (or from readers `open_reader` opens, one per rayon job),
+    /// Reads everything `list` names from `state` (or from readers `open_reader` opens, one per thread),
     /// spread over the current rayon pool.
     pub fn new(
         state: P,
@@ -79,17 +88,17 @@ impl<P: StateProvider> PrefetchedState<P> {
     ) -> Result<Self, DatabaseError> {
         let started = Instant::now();
         let inner = StateProviderDatabase(state);
-        let accounts: Vec<(Address, PrefetchedAccount)> = list
-            .par_iter()
-            .map_init(
-                // A reader that cannot be opened leaves its job to the shared one (the same state).
-                || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
-                |reader, changes| match reader {
-                    Some(reader) => read_account(reader, changes),
-                    None => read_account(&inner, changes),
-                },
-            )
-            .collect::<Result<_, DatabaseError>>()?;
+        let accounts: Vec<(Address, PrefetchedAccount)> = run_dynamic(
+            list.len(),
+            // A reader that cannot be opened leaves its thread's share to the shared one (the same state).
+            || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
+            |reader, index| match reader {
+                Some(reader) => read_account(reader, &list[index]),
+                None => read_account(&inner, &list[index]),
+            },
+        )
+        .into_iter()
+        .collect::<Result<_, DatabaseError>>()?;
         let code = accounts
             .iter()
             .filter_map(|(_, account)| account.info.as_ref())
@@ -102,7 +111,9 @@ impl<P: StateProvider> PrefetchedState<P> {
             code,
             slots,
             elapsed: started.elapsed(),
-            hits: AtomicU64::new(0),
+            hits: std::iter::repeat_with(Counter::default)
+                .take(rayon::current_num_threads() + 1)
+                .collect(),
             misses: AtomicU64::new(0),
         })
     }
@@ -113,15 +124,35 @@ impl<P: StateProvider> PrefetchedState<P> {
             accounts: self.accounts.len(),
             slots: self.slots,
             elapsed: self.elapsed,
-            hits: self.hits.load(Ordering::Relaxed),
+            hits: self.hits.iter().map(|counter| counter.0.load(Ordering::Relaxed)).sum(),
             misses: self.misses.load(Ordering::Relaxed),
         }
     }
 
     #[inline]
     fn hit<T>(&self, value: T) -> T {
-        self.hits.fetch_add(1, Ordering::Relaxed);
+        let thread = rayon::current_thread_index().map_or(0, |index| index + 1);
+        self.hits[thread % self.hits.len()].0.fetch_add(1, Ordering::Relaxed);
         value
+    }
+
+    /// The parent state's account at `address`, as read ahead (not counted as a hit), else from the store.
+    pub(crate) fn parent_account(
+        &self,
+        address: Address,
+    ) -> Result<Option<AccountInfo>, DatabaseError> {
+        match self.accounts.get(&address) {
+            Some(account) => Ok(account.info.clone()),
+            None => self.inner.basic_ref(address),
+        }
+    }
+
+    /// The parent state's value of a slot, as read ahead (not counted as a hit), else from the store.
+    pub(crate) fn parent_slot(&self, address: Address, slot: U256) -> Result<U256, DatabaseError> {
+        match self.accounts.get(&address).and_then(|account| account.storage.get(&slot)) {
+            Some(value) => Ok(*value),
+            None => self.inner.storage_ref(address, slot),
+        }
     }
 
     fn miss(&self) {

@@ -1,7 +1,8 @@
 //! Block access lists through the import path: the Amsterdam samples (a valid list stored, an invalid one
 //! refused), and `bal generate` on the rpc-compat chain: its export imports again with every list checked,
-//! and wrong lists (a wrong post-value, a missing write, an extra account, a misordered list) are refused in
-//! `bal` mode naming the first difference, with nothing of the block committed. Every mode and thread count
+//! and wrong lists (a wrong post-value, a missing write, an extra account, an extra read slot, an extra write,
+//! a misordered list) are refused in `bal` mode naming the first difference, with nothing of the block
+//! committed, and the BAL-parallel executor's own check names what execution did differently. Every mode and thread count
 //! runs the Amsterdam samples.
 
 use std::{
@@ -10,7 +11,9 @@ use std::{
 };
 
 use balnode_chainspec::{ChainSpec, read_genesis};
-use balnode_executor::supports_parallel_bal;
+use balnode_executor::{
+    ExecutionError, ListMismatch, execute_block_parallel_bal, supports_parallel_bal,
+};
 use balnode_import::{
     BalCheckError, ExecMode, Execution, FileImportError, ImportError, Importer,
     file::{BlockFileReader, BlockFileWriter},
@@ -18,7 +21,12 @@ use balnode_import::{
     generate_bals, import_files, init_genesis, inspect_file,
     runner::{KnownFailures, Tally, run_file},
 };
-use balnode_primitives::{Address, Bytes, U256, eips::eip7928::AccountChanges, rlp::Encodable};
+use balnode_primitives::{
+    Address, Bytes, U256,
+    consensus::transaction::SignerRecoverable,
+    eips::eip7928::{AccountChanges, BlockAccessIndex, NonceChange},
+    rlp::Encodable,
+};
 use balnode_storage_api::{BlockReader, ChainInfoReader};
 use balnode_storage_mdbx::DatabaseEnv;
 
@@ -127,8 +135,10 @@ fn generated_lists_import_again_and_a_changed_one_is_refused() {
     let mut list = record_list(&records[victim]);
     let account = list.iter_mut().find(|a| !a.balance_changes.is_empty()).unwrap();
     account.balance_changes[0].post_balance += U256::from(1);
-    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    let (difference, direct) =
+        refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
     assert!(difference.contains("balance_changes"), "{difference}");
+    assert!(matches!(direct, Some(ListMismatch::WrongWrite { .. })), "{direct:?}");
     // A missing write.
     let victim = records
         .iter()
@@ -137,28 +147,65 @@ fn generated_lists_import_again_and_a_changed_one_is_refused() {
     let mut list = record_list(&records[victim]);
     let account = list.iter_mut().find(|a| !a.storage_changes.is_empty()).unwrap();
     let slot = account.storage_changes.remove(0).slot;
-    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    let (difference, direct) =
+        refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
     assert!(
         difference.contains(&format!("{slot}")) || difference.contains("storage"),
         "{difference}"
+    );
+    // The write is named (a slot of a contract the transaction creates is not read from the state first),
+    // or the transaction failed reading the slot, which the list no longer names.
+    assert!(
+        matches!(&direct, None | Some(ListMismatch::WrongWrite { expected: None, .. })),
+        "{direct:?}"
     );
     // An extra account (only read, in address order).
     let mut list = record_list(&records[victim]);
     let extra = Address::repeat_byte(0xee);
     let position = list.partition_point(|a| a.address < extra);
     list.insert(position, AccountChanges { address: extra, ..Default::default() });
-    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    let (difference, direct) =
+        refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
     assert!(difference.to_lowercase().contains(&format!("{extra:x}")), "{difference}");
+    assert_eq!(direct, Some(ListMismatch::UnusedAccount { address: extra }));
+    // An extra read slot of an account the block writes.
+    let mut list = record_list(&records[victim]);
+    let account = list.iter_mut().find(|a| !a.storage_changes.is_empty()).unwrap();
+    let (address, slot) = (account.address, U256::from(0xdead_beef_u64));
+    let position = account.storage_reads.partition_point(|read| *read < slot);
+    account.storage_reads.insert(position, slot);
+    let (difference, direct) =
+        refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    assert!(difference.contains("storage_reads"), "{difference}");
+    assert_eq!(direct, Some(ListMismatch::UnusedRead { address, slot }));
+    // An extra write: a nonce set after the last transaction, where the block sets none.
+    let mut list = record_list(&records[victim]);
+    let last = records[victim].block.body.transactions.len() as u64 + 1;
+    let account = list
+        .iter_mut()
+        .find(|a| a.nonce_changes.last().is_none_or(|c| c.block_access_index.0 < last))
+        .unwrap();
+    let address = account.address;
+    account.nonce_changes.push(NonceChange::new(BlockAccessIndex(last), 1_000));
+    let (difference, direct) =
+        refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    assert!(difference.contains("nonce_changes"), "{difference}");
+    assert!(
+        matches!(direct, Some(ListMismatch::MissingWrite { index, address: a, .. }) if index == last && a == address),
+        "{direct:?}"
+    );
     // A misordered list: refused by the structural check before any state is read.
     let mut list = record_list(&records[victim]);
     list.swap(0, 1);
-    let difference = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), false);
+    let (difference, _) = refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), false);
     assert!(difference.contains("sorted") || difference.contains("order"), "{difference}");
 }
 
 /// Imports `records` with `list` in place of block `victim`'s, in `bal` mode on two workers; returns the
 /// error's text after checking that it is a block-access-list error and that the store stopped before it.
-/// `executed`: the list is well formed, so the block ran in parallel, failed to verify and was re-run.
+/// `executed`: the list is well formed, so the block ran in parallel, failed to verify and was re-run; then
+/// also returns how the BAL-parallel executor itself refused the list when run on the block directly (`None`
+/// when it failed otherwise: a transaction read what the list does not name).
 fn refused_in_bal_mode(
     spec: &Arc<ChainSpec>,
     records: &[balnode_import::file::BlockRecord],
@@ -166,7 +213,7 @@ fn refused_in_bal_mode(
     list: &balnode_bal::BlockAccessList,
     tmp: &Path,
     executed: bool,
-) -> String {
+) -> (String, Option<ListMismatch>) {
     let dir = tempfile::tempdir_in(tmp).unwrap();
     let changed = dir.path().join("changed.rlp");
     let mut writer = BlockFileWriter::create(&changed).unwrap();
@@ -196,7 +243,24 @@ fn refused_in_bal_mode(
     let earlier =
         records[..victim].iter().filter(|r| supports_parallel_bal(spec, &r.block)).count();
     assert_eq!(parallel, earlier as u64, "the earlier blocks from Byzantium on ran in parallel");
-    source.to_string()
+    if !executed {
+        return (source.to_string(), None);
+    }
+    let block = &records[victim].block;
+    let senders: Vec<Address> =
+        block.body.transactions.iter().map(|tx| tx.recover_signer().unwrap()).collect();
+    let latest = store.provider().unwrap().into_latest().unwrap();
+    let direct = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| execute_block_parallel_bal(spec, block, &senders, &latest, list, None));
+    let direct = match direct {
+        Ok(_) => panic!("the parallel run accepted a wrong list"),
+        Err(ExecutionError::ListMismatch(mismatch)) => Some(mismatch),
+        Err(_) => None,
+    };
+    (source.to_string(), direct)
 }
 
 fn record_list(record: &balnode_import::file::BlockRecord) -> balnode_bal::BlockAccessList {
