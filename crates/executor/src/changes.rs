@@ -1,7 +1,8 @@
 //! From revm's record of what execution changed to the node's [`StateChanges`].
 
 use balnode_primitives::{
-    Account, B256, KECCAK256_EMPTY, StateChanges, StorageChanges, eips::eip7928::BlockAccessList,
+    Account, Address, B256, KECCAK256_EMPTY, StateChanges, StorageChanges,
+    eips::eip7928::BlockAccessList,
 };
 use balnode_storage_api::StateProvider;
 use revm::{
@@ -72,15 +73,45 @@ pub(crate) fn changes_from_cache(cache: &CacheState) -> StateChanges {
 /// The post-values of a block from its access list, once execution has confirmed every entry of it
 /// ([`ListCheck`](crate::list_check::ListCheck)): each account's and slot's last write, kept where it differs
 /// from the parent state's value, and the code accounts end with. The same as [`changes_from_bundle`] over the
-/// committed executions, as long as no account is destroyed: `None` when one would end up empty (deleted),
-/// which needs revm's bookkeeping; the caller also checks that nothing self-destructed.
+/// committed executions: an existing account `destroyed` (self-destructed at the index given, and not
+/// written after it) is deleted with its storage wiped. `None` when the list alone cannot say what revm's
+/// bookkeeping would (an account left empty, deleted under EIP-161; a destroyed account written again or that
+/// did not exist before the block).
 pub(crate) fn changes_from_list<P: StateProvider>(
     list: &BlockAccessList,
     parent: &PrefetchedState<P>,
+    destroyed: &[(u64, Address)],
 ) -> Result<Option<StateChanges>, DatabaseError> {
     let mut changes = StateChanges::default();
+    for &(index, address) in destroyed {
+        let Ok(position) = list.binary_search_by_key(&address, |account| account.address) else {
+            return Ok(None);
+        };
+        let account = &list[position];
+        let written_after = account
+            .balance_changes
+            .iter()
+            .map(|c| c.block_access_index.0)
+            .chain(account.nonce_changes.iter().map(|c| c.block_access_index.0))
+            .chain(account.code_changes.iter().map(|c| c.block_access_index.0))
+            .chain(
+                account
+                    .storage_changes
+                    .iter()
+                    .flat_map(|s| s.changes.iter().map(|c| c.block_access_index.0)),
+            )
+            .any(|written| written > index);
+        if written_after || parent.parent_account(address)?.is_none() {
+            return Ok(None);
+        }
+        changes.accounts.insert(address, None);
+        changes.storage.insert(address, StorageChanges { wiped: true, slots: Default::default() });
+    }
     for account in list {
         let address = account.address;
+        if changes.accounts.contains_key(&address) {
+            continue;
+        }
         if !(account.balance_changes.is_empty()
             && account.nonce_changes.is_empty()
             && account.code_changes.is_empty())

@@ -126,11 +126,13 @@ pub enum ListMismatch {
     },
 }
 
-/// What one index did besides its writes and reads: whether its changes need revm's own bookkeeping to
-/// become post-state (a self-destruct, an account deleted as empty, a contract created over an existing
-/// account), which the post-state read off the list does not cover.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one index did besides its writes and reads, for the post-state read off the list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Checked {
+    /// Existing accounts it self-destructed (their storage is wiped, which the list does not say).
+    pub(crate) destroyed: Vec<Address>,
+    /// Whether its changes need revm's own bookkeeping to become post-state (an account deleted as empty, a
+    /// contract created over an existing account), which the post-state read off the list does not cover.
     pub(crate) unusual: bool,
 }
 
@@ -189,7 +191,11 @@ impl<'a> ListCheck<'a> {
         let mut writes = 0u32;
         for (address, account) in state {
             let position = self.account(index, *address)?;
-            checked.unusual |= is_unusual(account);
+            if is_destroyed(account) {
+                checked.destroyed.push(*address);
+            } else {
+                checked.unusual |= is_unusual(account);
+            }
             for written in unit_writes(account) {
                 self.check_write(index, *address, position, written)?;
                 writes += 1;
@@ -442,11 +448,20 @@ pub(crate) fn code_hash(code: &[u8]) -> B256 {
     if code.is_empty() { KECCAK256_EMPTY } else { keccak256(code) }
 }
 
-/// Whether revm's state bookkeeping does more with `account` than set its fields and slots: a self-destruct,
-/// an existing account deleted as empty (EIP-161), a contract created over an existing account.
+/// Whether the transaction self-destructed `account`, an account it did not create where there was none.
+fn is_destroyed(account: &Account) -> bool {
+    (account.is_selfdestructed() || account.is_selfdestructed_locally())
+        && !(account.is_created() && account.is_loaded_as_not_existing())
+}
+
+/// Whether revm's state bookkeeping does more with `account` (not destroyed) than set its fields and slots:
+/// an existing account deleted as empty (EIP-161), a contract created over an existing account. An account
+/// the transaction created where there was none is not: whatever it then does, self-destructing included, is
+/// all in its writes (checked by the differential suites).
 fn is_unusual(account: &Account) -> bool {
-    account.is_selfdestructed()
-        || account.is_selfdestructed_locally()
-        || (account.is_created() && !account.is_loaded_as_not_existing())
+    if account.is_created() && account.is_loaded_as_not_existing() {
+        return false;
+    }
+    account.is_created()
         || (account.is_touched() && account.is_empty() && !account.is_loaded_as_not_existing())
 }

@@ -64,7 +64,7 @@ use crate::{
         BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_execution,
         transact_bal_v5_7,
     },
-    list_check::{ListCheck, ListMismatch},
+    list_check::{Checked, ListCheck, ListMismatch},
     prefetch::{OpenReader, PrefetchedState},
     schedule::run_dynamic,
 };
@@ -159,7 +159,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         let output = output.map_err(Failure::Execution).and_then(|(output, discarded)| {
             let checked =
                 check.check_transaction(list_index, &output.result.state).map_err(Failure::List)?;
-            Ok((Executed::new(worker, output, discarded), checked.unusual))
+            Ok((Executed::new(worker, output, discarded), checked))
         });
         trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
         Arrival { index, worst_case, output }
@@ -172,16 +172,18 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     let mut committer = Committer::new(&executor, worker_state());
     let mut states = Vec::with_capacity(transactions.len());
     let mut unusual = false;
+    let mut destroyed = Vec::new();
     for Arrival { index, worst_case, output } in arrivals {
         let transaction = &transactions[index];
         let failed = |error| ExecutionError::from_block(index, transaction)(error);
         committer.check_block_gas(transaction, worst_case).map_err(failed)?;
-        let (executed, odd) = match output {
+        let (executed, checked) = match output {
             Ok(executed) => executed,
             Err(Failure::Execution(error)) => return Err(failed(error)),
             Err(Failure::List(mismatch)) => return Err(mismatch.into()),
         };
-        unusual |= odd;
+        unusual |= checked.unusual;
+        destroyed.extend(checked.destroyed.into_iter().map(|address| (index as u64 + 1, address)));
         states.push(committer.account(executed));
     }
     committer.copy_counts_into(&mut executor);
@@ -200,10 +202,13 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     let system = changes_from_bundle(db.take_bundle());
     unusual |= system.accounts.values().any(Option::is_none)
         || system.storage.values().any(|storage| storage.wiped);
+    if !destroyed.is_empty() {
+        debug!(target: "exec::bal", number = block.header.number, destroyed = destroyed.len(), unusual, "Self-destructed accounts");
+    }
     let from_list = if unusual {
         None
     } else {
-        changes_from_list(block_access_list, state).map_err(|error| error.0)?
+        changes_from_list(block_access_list, state, &destroyed).map_err(|error| error.0)?
     };
     let changes = match from_list {
         Some(changes) => changes,
@@ -268,9 +273,9 @@ struct Arrival {
     index: usize,
     /// The most regular and state gas the transaction can use, for `bal@v5.7.0`'s inclusion check.
     worst_case: Option<(u64, u64)>,
-    /// The transaction executed and checked against the list, and whether its changes are unusual
+    /// The transaction executed and checked against the list, with what the post-state needs to know
     /// ([`ListCheck::check_transaction`]).
-    output: Result<(Executed, bool), Failure>,
+    output: Result<(Executed, Checked), Failure>,
 }
 
 /// A transaction executed by a worker: its receipt (with its own gas as the cumulative gas, until the

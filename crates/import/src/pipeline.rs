@@ -450,7 +450,8 @@ impl Importer {
                     list,
                     Some(&open_reader),
                 ) {
-                    // Trusted only when it rebuilt exactly the list it was driven by (see the executor).
+                    // An output exists only when execution confirmed every entry of the list, which it
+                    // returns (see the executor); the comparison guards that contract.
                     Ok(output) if output.block_access_list.as_ref() == Some(list) => {
                         self.execution.counters.parallel.fetch_add(1, Ordering::Relaxed);
                         output
