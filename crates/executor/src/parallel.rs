@@ -309,8 +309,9 @@ impl Executed {
     }
 }
 
-/// The coordinator's side of a block: the `State` the results are committed into (whose builder rebuilds
-/// the block access list), and what alloy-evm's block executor counts as it commits.
+/// The coordinator's side of a block: what alloy-evm's block executor counts as it commits (gas, receipts),
+/// and the `State` results are committed into (the optimistic mode's; the BAL mode commits nothing and
+/// leaves a placeholder).
 pub(crate) struct Committer<DB> {
     pub(crate) state: State<DB>,
     pub(crate) receipts: Vec<ReceiptEnvelope>,
