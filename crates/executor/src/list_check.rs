@@ -465,3 +465,137 @@ fn is_unusual(account: &Account) -> bool {
     account.is_created()
         || (account.is_touched() && account.is_empty() && !account.is_loaded_as_not_existing())
 }
+
+#[cfg(test)]
+mod tests {
+    use balnode_primitives::eips::eip7928::SlotChanges;
+    use revm::state::{AccountInfo, EvmStorageSlot, TransactionId};
+
+    use super::*;
+
+    const A: Address = Address::repeat_byte(0xaa);
+    const B: Address = Address::repeat_byte(0xbb);
+
+    /// `A` (balance 10 before the block): transaction 0 (index 1) sets its balance to 5, reads slot 1 and
+    /// writes 7 to slot 2; `B` is only read by it.
+    fn list() -> BlockAccessList {
+        vec![
+            AccountChanges {
+                address: A,
+                storage_changes: vec![SlotChanges {
+                    slot: U256::from(2),
+                    changes: vec![StorageChange::new(BlockAccessIndex(1), U256::from(7))],
+                }],
+                storage_reads: vec![U256::from(1)],
+                balance_changes: vec![BalanceChange::new(BlockAccessIndex(1), U256::from(5))],
+                ..Default::default()
+            },
+            AccountChanges { address: B, ..Default::default() },
+        ]
+    }
+
+    /// What the transaction did: `balance` for `A`, slot 2 set to `slot_2`, `B` loaded when `with_b`.
+    fn executed(balance: u64, slot_2: u64, with_b: bool) -> EvmState {
+        let slot = |original: u64, present: u64| {
+            EvmStorageSlot::new_changed(
+                U256::from(original),
+                U256::from(present),
+                TransactionId::ZERO,
+            )
+        };
+        let mut a = Account::from(AccountInfo { balance: U256::from(10), ..Default::default() })
+            .with_storage(
+                [(U256::from(1), slot(3, 3)), (U256::from(2), slot(0, slot_2))].into_iter(),
+            );
+        a.info.balance = U256::from(balance);
+        let mut state: EvmState = [(A, a)].into_iter().collect();
+        if with_b {
+            state.insert(B, Account::from(AccountInfo { nonce: 1, ..Default::default() }));
+        }
+        state
+    }
+
+    #[test]
+    fn the_transaction_s_part_of_the_list_passes() {
+        let list = list();
+        let check = ListCheck::new(&list, 1);
+        assert_eq!(check.check_transaction(1, &executed(5, 7, true)), Ok(Checked::default()));
+        assert_eq!(check.check_system(0, &Bal::new()), Ok(()));
+        assert_eq!(check.check_system(2, &Bal::new()), Ok(()));
+        assert_eq!(check.check_complete(), Ok(()));
+    }
+
+    #[test]
+    fn each_difference_is_named() {
+        let list = list();
+        let check = ListCheck::new(&list, 1);
+        // A different post-value.
+        assert!(matches!(
+            check.check_transaction(1, &executed(6, 7, true)),
+            Err(ListMismatch::WrongWrite { index: 1, address: A, ref field, .. }) if field == "balance"
+        ));
+        // The same writes at another index.
+        assert!(matches!(
+            check.check_transaction(2, &executed(5, 7, true)),
+            Err(ListMismatch::WrongWrite { index: 2, expected: None, .. })
+        ));
+        // A write the list has that execution did not make (slot 2 left at 0: a read).
+        assert!(matches!(
+            check.check_transaction(1, &executed(5, 0, true)),
+            Err(ListMismatch::MissingWrite { index: 1, address: A, ref field, .. }) if field == "storage slot 0x2"
+        ));
+        // An account execution touched that the list does not name.
+        let mut extra = executed(5, 7, true);
+        extra.insert(Address::repeat_byte(0xcc), Account::default());
+        assert!(matches!(
+            check.check_transaction(1, &extra),
+            Err(ListMismatch::UnlistedAccount { address, .. }) if address == Address::repeat_byte(0xcc)
+        ));
+        // An account of the list nothing touched.
+        let fresh = ListCheck::new(&list, 1);
+        fresh.check_transaction(1, &executed(5, 7, false)).unwrap();
+        assert_eq!(fresh.check_complete(), Err(ListMismatch::UnusedAccount { address: B }));
+        // A listed read nothing made.
+        let mut unread = executed(5, 7, true);
+        unread.get_mut(&A).unwrap().storage.remove(&U256::from(1));
+        let fresh = ListCheck::new(&list, 1);
+        fresh.check_transaction(1, &unread).unwrap();
+        assert_eq!(
+            fresh.check_complete(),
+            Err(ListMismatch::UnusedRead { address: A, slot: U256::from(1) })
+        );
+    }
+
+    #[test]
+    fn a_self_destruct_zeroes_what_it_held() {
+        let mut account =
+            Account::from(AccountInfo { balance: U256::from(10), nonce: 1, ..Default::default() })
+                .with_storage(
+                    [(
+                        U256::from(1),
+                        EvmStorageSlot::new_changed(
+                            U256::from(3),
+                            U256::from(4),
+                            TransactionId::ZERO,
+                        ),
+                    )]
+                    .into_iter(),
+                );
+        account.mark_selfdestructed_locally();
+        let writes: Vec<_> = unit_writes(&account).collect();
+        assert_eq!(
+            writes,
+            [
+                Written::Balance(U256::ZERO),
+                Written::Nonce(0),
+                Written::Slot(U256::from(1), U256::ZERO)
+            ]
+        );
+        account.mark_selfdestruct();
+        assert!(is_destroyed(&account));
+        // Created where there was none and destroyed: all in its writes.
+        account.mark_created();
+        account.status |= revm::state::AccountStatus::LoadedAsNotExisting;
+        assert!(!is_destroyed(&account) && !is_unusual(&account));
+    }
+}
