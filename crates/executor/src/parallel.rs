@@ -2,13 +2,14 @@
 //! access list's writes of the indices before it, with no waiting between transactions, and nothing
 //! committed: the list is checked index by index, and the post-state is read off it.
 //!
-//! How it goes. The prefetch reads everything the list names ([`PrefetchedState`]). The coordinator runs
-//! the pre-execution system calls (index 0) with revm's list builder. The workers take the transactions in
-//! block order as they free up; transaction `i` reads the parent state overlaid with the list's writes at
+//! How it goes. On the same threads, woken once per block (`run_two_rounds`), the prefetch reads everything
+//! the list names ([`PrefetchedState`]), then the workers take the transactions in block order as they free
+//! up; transaction `i` reads the parent state overlaid with the list's writes at
 //! indices `< i + 1` (revm's `State::with_bal`; a read the list does not cover is an error), and its own part
 //! of the list — the accounts it holds, the slots it loaded, the fields it changed — is compared with the
-//! list's entries at `i + 1` on the worker (`ListCheck`). The coordinator then adds up gas and receipts in
-//! order, runs withdrawals, rewards and the post-execution system calls (index `n + 1`, reading the
+//! list's entries at `i + 1` on the worker (`ListCheck`). The coordinator then runs the pre-execution system
+//! calls (index 0; the transactions read its writes from the list) with revm's list builder, adds up gas and
+//! receipts in order, runs withdrawals, rewards and the post-execution system calls (index `n + 1`, reading the
 //! transactions' writes through the list) with the builder, checks those two indices the same way, and that
 //! every account and read slot of the list was touched.
 //!
@@ -26,7 +27,10 @@
 //! Not handled here (the caller runs such blocks sequentially): blocks before Byzantium, whose receipts
 //! carry a state root after every transaction.
 
-use std::{cmp::min, sync::Arc};
+use std::{
+    cmp::min,
+    sync::{Arc, Mutex, OnceLock, PoisonError},
+};
 
 use alloy_evm::{
     Evm, FromRecoveredTx,
@@ -60,13 +64,14 @@ use tracing::{debug, trace};
 use crate::{
     ExecutionError,
     changes::{changes_from_bundle, changes_from_list},
+    database::StateProviderDatabase,
     execute::{
         BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_execution,
         transact_bal_v5_7,
     },
     list_check::{Checked, ListCheck, ListMismatch},
-    prefetch::{OpenReader, PrefetchedState},
-    schedule::run_dynamic,
+    prefetch::{OpenReader, PrefetchedState, read_account},
+    schedule::run_two_rounds,
 };
 
 /// One transaction's result, executed but not committed.
@@ -112,36 +117,22 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         Bal::try_from(block_access_list.clone())
             .map_err(|error| ExecutionError::Bal(format!("code in the list: {error}")))?,
     );
-    // Everything the list names, read ahead in parallel into one cache the workers share.
-    let prefetched =
-        PrefetchedState::new(state, block_access_list, open_reader).map_err(|error| error.0)?;
-    let state = &prefetched;
     let check = ListCheck::new(block_access_list, transactions.len());
-
-    // Index 0: the pre-execution system calls, on the coordinator, recorded by revm's list builder.
-    let coordinator = State::builder()
-        .with_database_ref(state)
-        .with_bundle_update()
-        .with_bal(bal.clone())
-        .with_bal_builder()
-        .build();
-    let mut executor = block_executor(spec, block, coordinator);
-    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
-    executor
-        .apply_pre_execution_changes()
-        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
-    let built = executor.evm_mut().db_mut().bal_state.take_built_bal().unwrap_or_default();
-    check.check_system(0, &built)?;
-
     let started = std::time::Instant::now();
-    // Every transaction at once. Each worker keeps one EVM over one `State`: nothing is ever committed to
-    // it, so its cache holds only parent values, and the list's writes before the transaction's index are
-    // laid over them on every read (revm's `State::with_bal`).
-    let worker_state = || -> ParentState<'_, P> {
-        State::builder().with_database_ref(state).with_bal(bal.clone()).build()
+
+    // Two rounds on the same threads (woken once per block): everything the list names is read ahead into
+    // one cache the workers share, then every transaction runs at once. Each worker keeps one EVM over one
+    // `State`: nothing is ever committed to it, so its cache holds only parent values, and the list's writes
+    // before the transaction's index are laid over them on every read (revm's `State::with_bal`).
+    let prefetched = OnceLock::new();
+    let read_error = Mutex::new(None);
+    let shared_reader = StateProviderDatabase(&state);
+    let worker_state = || -> ParentState<'_, &P> {
+        let prefetched = prefetched.get().expect("the transactions run after the prefetch");
+        State::builder().with_database_ref(prefetched).with_bal(bal.clone()).build()
     };
     // Handed out one at a time, in block order, to whichever worker is free.
-    let run = |worker: &mut BlockExec<'_, ParentState<'_, P>>, index: usize| {
+    let run = |worker: &mut BlockExec<'_, ParentState<'_, &P>>, index: usize| {
         let (transaction, sender) = (&transactions[index], &senders[index]);
         let list_index = index as u64 + 1;
         BalIndexedDatabase::set_bal_index(worker.evm_mut().db_mut(), list_index);
@@ -164,8 +155,47 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
         Arrival { index, worst_case, output }
     };
-    let arrivals =
-        run_dynamic(transactions.len(), || block_executor(spec, block, worker_state()), run);
+    let list = block_access_list;
+    let arrivals = run_two_rounds(
+        &prefetched,
+        (
+            list.len(),
+            // A reader that cannot be opened leaves its thread's share to the shared one (the same state).
+            || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
+            |reader, index| match reader {
+                Some(reader) => read_account(reader, &list[index]),
+                None => read_account(&shared_reader, &list[index]),
+            },
+        ),
+        |reads| match reads.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(accounts) => Some(PrefetchedState::from_reads(&state, accounts, started.elapsed())),
+            Err(error) => {
+                *read_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                None
+            }
+        },
+        (transactions.len(), || block_executor(spec, block, worker_state()), run),
+    );
+    let Some(state) = prefetched.get() else {
+        let error = read_error.into_inner().unwrap_or_else(PoisonError::into_inner);
+        return Err(error.expect("the prefetch stopped on a read error").0.into());
+    };
+
+    // Index 0: the pre-execution system calls, on the coordinator, recorded by revm's list builder. (The
+    // transactions did not wait for it: they read its writes from the list.)
+    let coordinator = State::builder()
+        .with_database_ref(state)
+        .with_bundle_update()
+        .with_bal(bal.clone())
+        .with_bal_builder()
+        .build();
+    let mut executor = block_executor(spec, block, coordinator);
+    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
+    executor
+        .apply_pre_execution_changes()
+        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    let built = executor.evm_mut().db_mut().bal_state.take_built_bal().unwrap_or_default();
+    check.check_system(0, &built)?;
     let parallel_phase = started.elapsed();
 
     // In block order: the block's gas and the receipts' cumulative gas. Nothing is committed.
@@ -218,7 +248,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
         }
     };
     let committed = started.elapsed();
-    let prefetch = prefetched.stats();
+    let prefetch = state.stats();
     debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, finish_phase = ?(committed - parallel_phase), "Executed block in parallel");
     Ok(BlockExecutionOutput {
         receipts: result.receipts,

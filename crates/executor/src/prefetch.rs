@@ -25,7 +25,7 @@ use crate::{
 
 /// One account as prefetched: its info (with its code) and the slots the list names.
 #[derive(Debug, Default)]
-struct PrefetchedAccount {
+pub(crate) struct PrefetchedAccount {
     info: Option<AccountInfo>,
     storage: HashMap<U256, U256>,
 }
@@ -99,23 +99,33 @@ impl<P: StateProvider> PrefetchedState<P> {
         )
         .into_iter()
         .collect::<Result<_, DatabaseError>>()?;
+        Ok(Self::from_reads(inner.0, accounts, started.elapsed()))
+    }
+
+    /// The cache of `accounts`, read ahead from `state` (as [`read_account`] reads them) in `elapsed`.
+    pub(crate) fn from_reads(
+        state: P,
+        accounts: Vec<(Address, PrefetchedAccount)>,
+        elapsed: Duration,
+    ) -> Self {
+        let inner = StateProviderDatabase(state);
         let code = accounts
             .iter()
             .filter_map(|(_, account)| account.info.as_ref())
             .filter_map(|info| Some((info.code_hash, info.code.clone()?)))
             .collect();
         let slots = accounts.iter().map(|(_, account)| account.storage.len()).sum();
-        Ok(Self {
+        Self {
             inner,
             accounts: accounts.into_iter().collect(),
             code,
             slots,
-            elapsed: started.elapsed(),
+            elapsed,
             hits: std::iter::repeat_with(Counter::default)
                 .take(rayon::current_num_threads() + 1)
                 .collect(),
             misses: AtomicU64::new(0),
-        })
+        }
     }
 
     /// The prefetch's size and time, and the hits and misses so far.
@@ -161,7 +171,7 @@ impl<P: StateProvider> PrefetchedState<P> {
 }
 
 /// One account of the list, with its code and the slots the list names.
-fn read_account<D: DatabaseRef<Error = DatabaseError>>(
+pub(crate) fn read_account<D: DatabaseRef<Error = DatabaseError>>(
     state: &D,
     changes: &AccountChanges,
 ) -> Result<(Address, PrefetchedAccount), DatabaseError> {

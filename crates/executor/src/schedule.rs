@@ -1,8 +1,8 @@
 //! Handing out work to the threads of the current rayon pool one item at a time.
 
 use std::sync::{
-    Mutex, PoisonError,
-    atomic::{AtomicUsize, Ordering},
+    Mutex, OnceLock, PoisonError,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 /// Runs `work(state, index)` for every `index < count` on the threads of the current rayon pool, each
@@ -51,6 +51,108 @@ pub(crate) fn run_dynamic<S, R: Send>(
     results.into_iter().map(|(_, result)| result).collect()
 }
 
+/// Two rounds of [`run_dynamic`] on the same threads: the first round's `count1` items, then `between`
+/// (on the calling thread, once every item of the first round is done) makes what the second round's
+/// `count2` items share and puts it in `middle`, then the second round. The other threads of the pool are
+/// woken once, not once per round, and spin while `between` runs: on a VM, waking a sleeping thread can
+/// take milliseconds, as long as a round. `between` returning `None` ends the call after the first round
+/// with no results.
+pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
+    middle: &OnceLock<M>,
+    (count1, init1, work1): (usize, impl Fn() -> S1 + Sync, impl Fn(&mut S1, usize) -> R1 + Sync),
+    between: impl FnOnce(Vec<R1>) -> Option<M> + Send,
+    (count2, init2, work2): (usize, impl Fn() -> S2 + Sync, impl Fn(&mut S2, usize) -> R2 + Sync),
+) -> Vec<R2> {
+    let (next1, next2) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let done1 = AtomicUsize::new(0);
+    let stopped = AtomicBool::new(false);
+    let (finished1, finished2) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
+    let turns = |next: &AtomicUsize, count: usize, mut work: Box<dyn FnMut(usize) + '_>| loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        if index >= count {
+            break;
+        }
+        work(index);
+    };
+    let first = || {
+        // A panicking turn stops everyone waiting for the first round to end.
+        let guard = StopOnPanic(&stopped);
+        let mut state = None;
+        let mut done = Vec::new();
+        turns(
+            &next1,
+            count1,
+            Box::new(|index| done.push((index, work1(state.get_or_insert_with(&init1), index)))),
+        );
+        let taken = done.len();
+        lock(&finished1).push(done);
+        done1.fetch_add(taken, Ordering::Release);
+        std::mem::forget(guard);
+    };
+    let second = || {
+        let mut state = None;
+        let mut done = Vec::new();
+        turns(
+            &next2,
+            count2,
+            Box::new(|index| done.push((index, work2(state.get_or_insert_with(&init2), index)))),
+        );
+        lock(&finished2).push(done);
+    };
+    let helpers = rayon::current_num_threads().min(count1.max(count2)).saturating_sub(1);
+    rayon::scope(|scope| {
+        for _ in 0..helpers {
+            scope.spawn(|_| {
+                first();
+                let mut spins = 0u32;
+                while middle.get().is_none() {
+                    if stopped.load(Ordering::Acquire) {
+                        return;
+                    }
+                    spins += 1;
+                    if spins < 1 << 10 { std::hint::spin_loop() } else { std::thread::yield_now() }
+                }
+                second();
+            });
+        }
+        first();
+        while done1.load(Ordering::Acquire) < count1 {
+            if stopped.load(Ordering::Acquire) {
+                return;
+            }
+            std::thread::yield_now();
+        }
+        match between(in_order(std::mem::take(&mut *lock(&finished1)))) {
+            Some(value) => {
+                let _ = middle.set(value);
+                second();
+            }
+            None => stopped.store(true, Ordering::Release),
+        }
+    });
+    in_order(finished2.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Sets its flag when dropped during a panic (it is forgotten otherwise).
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The results of every thread's turns, in index order.
+fn in_order<R>(per_thread: Vec<Vec<(usize, R)>>) -> Vec<R> {
+    let mut results: Vec<(usize, R)> = per_thread.into_iter().flatten().collect();
+    results.sort_unstable_by_key(|(index, _)| *index);
+    results.into_iter().map(|(_, result)| result).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +169,27 @@ mod tests {
             assert!(inits.load(Ordering::Relaxed) <= threads);
         }
         assert!(run_dynamic(0, || (), |(), index| index).is_empty());
+    }
+
+    #[test]
+    fn two_rounds_share_what_comes_between() {
+        for threads in [1, 2, 4] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let middle = OnceLock::new();
+            let results = pool.install(|| {
+                run_two_rounds(
+                    &middle,
+                    (100, || (), |(), index| index),
+                    |first: Vec<usize>| Some(first.iter().sum::<usize>()),
+                    (50, || (), |(), index| index + middle.get().unwrap()),
+                )
+            });
+            assert_eq!(results, (0..50).map(|index| index + 4950).collect::<Vec<_>>());
+            let stopped = OnceLock::<usize>::new();
+            let none = pool.install(|| {
+                run_two_rounds(&stopped, (10, || (), |(), i| i), |_| None, (10, || (), |(), i| i))
+            });
+            assert!(none.is_empty() && stopped.get().is_none());
+        }
     }
 }
