@@ -122,7 +122,11 @@ pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
             }
             std::thread::yield_now();
         }
-        match between(in_order(std::mem::take(&mut *lock(&finished1)))) {
+        // A panic in `between` also releases the threads waiting for it.
+        let guard = StopOnPanic(&stopped);
+        let value = between(in_order(std::mem::take(&mut *lock(&finished1))));
+        std::mem::forget(guard);
+        match value {
             Some(value) => {
                 let _ = middle.set(value);
                 second();
@@ -190,6 +194,18 @@ mod tests {
                 run_two_rounds(&stopped, (10, || (), |(), i| i), |_| None, (10, || (), |(), i| i))
             });
             assert!(none.is_empty() && stopped.get().is_none());
+            // A panic between the rounds reaches the caller; the other threads do not wait forever.
+            let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                pool.install(|| {
+                    run_two_rounds(
+                        &OnceLock::<usize>::new(),
+                        (10, || (), |(), i| i),
+                        |_| panic!("between"),
+                        (10, || (), |(), i| i),
+                    )
+                })
+            }));
+            assert!(panicked.is_err());
         }
     }
 }
