@@ -183,17 +183,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
 
     // Index 0: the pre-execution system calls, on the coordinator, recorded by revm's list builder. (The
     // transactions did not wait for it: they read its writes from the list.)
-    let coordinator = State::builder()
-        .with_database_ref(state)
-        .with_bundle_update()
-        .with_bal(bal.clone())
-        .with_bal_builder()
-        .build();
-    let mut executor = block_executor(spec, block, coordinator);
-    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
-    executor
-        .apply_pre_execution_changes()
-        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    let mut executor = coordinator_after_index_0(spec, block, state, bal.clone(), true)?;
     let built = executor.evm_mut().db_mut().bal_state.take_built_bal().unwrap_or_default();
     check.check_system(0, &built)?;
     let parallel_phase = started.elapsed();
@@ -270,16 +260,7 @@ fn post_state_by_commit<P: StateProvider>(
     bal: &Arc<Bal>,
     states: Vec<EvmState>,
 ) -> Result<StateChanges, ExecutionError> {
-    let coordinator = State::builder()
-        .with_database_ref(state)
-        .with_bundle_update()
-        .with_bal(bal.clone())
-        .build();
-    let mut executor = block_executor(spec, block, coordinator);
-    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
-    executor
-        .apply_pre_execution_changes()
-        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    let mut executor = coordinator_after_index_0(spec, block, state, bal.clone(), false)?;
     for (index, changes) in states.into_iter().enumerate() {
         let db = executor.evm_mut().db_mut();
         db.set_bal_index(BlockAccessIndex::new(index as u64 + 1));
@@ -288,6 +269,29 @@ fn post_state_by_commit<P: StateProvider>(
     let (mut db, _) = finish_execution(spec, block, executor)?;
     db.merge_transitions(BundleRetention::PlainState);
     Ok(changes_from_bundle(db.take_bundle()))
+}
+
+/// The coordinator's executor over the prefetched state (reading through the list, tracking the bundle, with
+/// revm's list builder when `build_list`), after the pre-execution system calls at index 0.
+fn coordinator_after_index_0<'a, 'p, P: StateProvider>(
+    spec: &Arc<ChainSpec>,
+    block: &'a Block,
+    state: &'p PrefetchedState<P>,
+    bal: Arc<Bal>,
+    build_list: bool,
+) -> Result<BlockExec<'a, ParentState<'p, P>>, ExecutionError> {
+    let coordinator = State::builder()
+        .with_database_ref(state)
+        .with_bundle_update()
+        .with_bal(bal)
+        .with_bal_builder_if(build_list)
+        .build();
+    let mut executor = block_executor(spec, block, coordinator);
+    BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
+    executor
+        .apply_pre_execution_changes()
+        .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
+    Ok(executor)
 }
 
 /// Why a worker's transaction did not make it.

@@ -20,17 +20,8 @@ pub(crate) fn run_dynamic<S, R: Send>(
     let next = AtomicUsize::new(0);
     let finished = Mutex::new(Vec::new());
     let take_turns = || {
-        let mut state = None;
-        let mut done = Vec::new();
-        loop {
-            let index = next.fetch_add(1, Ordering::Relaxed);
-            if index >= count {
-                break;
-            }
-            let state = state.get_or_insert_with(&init);
-            done.push((index, work(state, index)));
-        }
-        finished.lock().unwrap_or_else(PoisonError::into_inner).push(done);
+        let done = take_turns(&next, count, &init, &work);
+        lock(&finished).push(done);
     };
     // One turn-taker per other thread of the pool, spawned (not broadcast: a broadcast waits for every
     // thread, which in a pool also running other work lets the waiting thread start more of it), and one here.
@@ -41,14 +32,26 @@ pub(crate) fn run_dynamic<S, R: Send>(
         }
         take_turns();
     });
-    let mut results: Vec<(usize, R)> = finished
-        .into_inner()
-        .unwrap_or_else(PoisonError::into_inner)
-        .into_iter()
-        .flatten()
-        .collect();
-    results.sort_unstable_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+    in_order(finished.into_inner().unwrap_or_else(PoisonError::into_inner))
+}
+
+/// Takes the next index of `count` from `next` until none is left, doing each with a state `init` makes
+/// when the first is taken.
+fn take_turns<S, R>(
+    next: &AtomicUsize,
+    count: usize,
+    init: impl Fn() -> S,
+    work: impl Fn(&mut S, usize) -> R,
+) -> Vec<(usize, R)> {
+    let mut state = None;
+    let mut done = Vec::new();
+    loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        if index >= count {
+            return done;
+        }
+        done.push((index, work(state.get_or_insert_with(&init), index)));
+    }
 }
 
 /// Two rounds of [`run_dynamic`] on the same threads: the first round's `count1` items, then `between`
@@ -67,36 +70,17 @@ pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
     let done1 = AtomicUsize::new(0);
     let stopped = AtomicBool::new(false);
     let (finished1, finished2) = (Mutex::new(Vec::new()), Mutex::new(Vec::new()));
-    let turns = |next: &AtomicUsize, count: usize, mut work: Box<dyn FnMut(usize) + '_>| loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        if index >= count {
-            break;
-        }
-        work(index);
-    };
     let first = || {
         // A panicking turn stops everyone waiting for the first round to end.
         let guard = StopOnPanic(&stopped);
-        let mut state = None;
-        let mut done = Vec::new();
-        turns(
-            &next1,
-            count1,
-            Box::new(|index| done.push((index, work1(state.get_or_insert_with(&init1), index)))),
-        );
+        let done = take_turns(&next1, count1, &init1, &work1);
         let taken = done.len();
         lock(&finished1).push(done);
         done1.fetch_add(taken, Ordering::Release);
         std::mem::forget(guard);
     };
     let second = || {
-        let mut state = None;
-        let mut done = Vec::new();
-        turns(
-            &next2,
-            count2,
-            Box::new(|index| done.push((index, work2(state.get_or_insert_with(&init2), index)))),
-        );
+        let done = take_turns(&next2, count2, &init2, &work2);
         lock(&finished2).push(done);
     };
     let helpers = rayon::current_num_threads().min(count1.max(count2)).saturating_sub(1);
