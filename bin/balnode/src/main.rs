@@ -267,6 +267,7 @@ fn log_execution(execution: &Execution) {
         threads = execution.threads(),
         sequential = load(&counters.sequential),
         parallel = load(&counters.parallel),
+        early_roots = load(&counters.early_roots),
         optimistic = load(&counters.optimistic),
         reexecuted = load(&counters.reexecuted),
         fallbacks = load(&counters.fallbacks),

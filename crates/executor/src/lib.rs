@@ -51,7 +51,10 @@ pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute
 pub use list_check::{ListMismatch, Written};
 pub use mode::{ExecMode, Strategy, UnknownExecMode};
 pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};
-pub use parallel::{execute_block_parallel_bal, supports_parallel_bal};
+pub use parallel::{
+    PostStateWork, execute_block_parallel_bal, execute_block_parallel_bal_with,
+    supports_parallel_bal,
+};
 pub use prefetch::{OpenReader, PrefetchStats, PrefetchedState};
 pub use simulate::{
     MAX_SIMULATED_BLOCKS, SimCall, SimCallFailure, SimulateError, SimulateOptions, SimulatedBlock,

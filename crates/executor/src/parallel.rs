@@ -103,6 +103,39 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     block_access_list: &BlockAccessList,
     open_reader: Option<OpenReader<'_>>,
 ) -> Result<BlockExecutionOutput, ExecutionError> {
+    execute_block_parallel_bal_with(
+        spec,
+        block,
+        senders,
+        state,
+        block_access_list,
+        open_reader,
+        None::<PostStateWork<'_, ()>>,
+    )
+    .map(|(output, _)| output)
+}
+
+/// Work on the post-state the block access list gives, run while the block's transactions execute: the
+/// state root (see [`execute_block_parallel_bal_with`]).
+pub type PostStateWork<'a, R> = &'a (dyn Fn(&StateChanges) -> R + Sync);
+
+/// [`execute_block_parallel_bal`], with `post_state` run on the post-state the list gives while the
+/// transactions still execute: the list states every final value, so the state root need not wait for
+/// execution to end. It runs on the first worker left without a transaction (filling the time it would
+/// wait for the others' last ones), on the list's post-state assuming no existing account is self-destructed.
+///
+/// Its result comes back only when it was computed on exactly the output's `state`: the block verified and
+/// its post-state is the list's as assumed. Otherwise (an error, a self-destruct of an existing account, a
+/// post-state that takes an ordered commit) it is dropped, and the caller computes the root on the output.
+pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
+    spec: &Arc<ChainSpec>,
+    block: &Block,
+    senders: &[Address],
+    state: P,
+    block_access_list: &BlockAccessList,
+    open_reader: Option<OpenReader<'_>>,
+    post_state: Option<PostStateWork<'_, R>>,
+) -> Result<(BlockExecutionOutput, Option<R>), ExecutionError> {
     let transactions = &block.body.transactions;
     if senders.len() != transactions.len() {
         return Err(ExecutionError::SenderCount {
@@ -126,6 +159,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     // before the transaction's index are laid over them on every read (revm's `State::with_bal`).
     let prefetched = OnceLock::new();
     let read_error = Mutex::new(None);
+    let early = Mutex::new(None);
     let shared_reader = StateProviderDatabase(&state);
     let worker_state = || -> ParentState<'_, &P> {
         let prefetched = prefetched.get().expect("the transactions run after the prefetch");
@@ -175,6 +209,16 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
             }
         },
         (transactions.len(), || block_executor(spec, block, worker_state()), run),
+        // The post-state as the list gives it, and the caller's work on it, while the last transactions run.
+        || {
+            let prefetched = prefetched.get().expect("the second round runs after the prefetch");
+            let changes = changes_from_list(list, prefetched, &[]);
+            let result = match (&changes, post_state) {
+                (Ok(Some(changes)), Some(work)) => Some(work(changes)),
+                _ => None,
+            };
+            *early.lock().unwrap_or_else(PoisonError::into_inner) = Some((changes, result));
+        },
     );
     let Some(state) = prefetched.get() else {
         let error = read_error.into_inner().unwrap_or_else(PoisonError::into_inner);
@@ -211,7 +255,7 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     // Index n + 1: withdrawals, rewards and the post-execution system calls, on the coordinator, which reads
     // the transactions' writes through the list.
     executor.evm_mut().db_mut().bal_state.bal_builder = Some(Bal::new());
-    let (mut db, result) = finish_execution(spec, block, executor)?;
+    let (mut db, block_result) = finish_execution(spec, block, executor)?;
     let built = db.bal_state.take_built_bal().unwrap_or_default();
     check.check_system(transactions.len() as u64 + 1, &built)?;
     check.check_complete()?;
@@ -225,30 +269,40 @@ pub fn execute_block_parallel_bal<P: StateProvider>(
     if !destroyed.is_empty() {
         debug!(target: "exec::bal", number = block.header.number, destroyed = destroyed.len(), unusual, "Self-destructed accounts");
     }
-    let from_list = if unusual {
-        None
+    // Made while the last transactions ran, assuming no existing account was destroyed.
+    let (early_changes, early_result) = early
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner)
+        .map_or((None, None), |(c, r)| (Some(c), r));
+    let (from_list, result) = if unusual {
+        (None, None)
+    } else if destroyed.is_empty()
+        && let Some(changes) = early_changes
+    {
+        (changes.map_err(|error| error.0)?, early_result)
     } else {
-        changes_from_list(block_access_list, state, &destroyed).map_err(|error| error.0)?
+        (changes_from_list(block_access_list, state, &destroyed).map_err(|error| error.0)?, None)
     };
-    let changes = match from_list {
-        Some(changes) => changes,
+    let (changes, result) = match from_list {
+        Some(changes) => (changes, result),
         None => {
             debug!(target: "exec::bal", number = block.header.number, "Post-state by committing every transaction");
-            post_state_by_commit(spec, block, state, &bal, states)?
+            (post_state_by_commit(spec, block, state, &bal, states)?, None)
         }
     };
     let committed = started.elapsed();
     let prefetch = state.stats();
     debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, finish_phase = ?(committed - parallel_phase), "Executed block in parallel");
-    Ok(BlockExecutionOutput {
-        receipts: result.receipts,
-        gas_used: result.gas_used,
-        blob_gas_used: result.blob_gas_used,
-        requests: result.requests,
+    let output = BlockExecutionOutput {
+        receipts: block_result.receipts,
+        gas_used: block_result.gas_used,
+        blob_gas_used: block_result.blob_gas_used,
+        requests: block_result.requests,
         state: changes,
         block_access_list: Some(block_access_list.clone()),
         prefetch: Some(prefetch),
-    })
+    };
+    Ok((output, result))
 }
 
 /// The post-state the slow way, for the blocks [`changes_from_list`] does not cover: the system calls run

@@ -59,12 +59,16 @@ fn take_turns<S, R>(
 /// `count2` items share and puts it in `middle`, then the second round. The other threads of the pool are
 /// woken once, not once per round, and spin while `between` runs: on a VM, waking a sleeping thread can
 /// take milliseconds, as long as a round. `between` returning `None` ends the call after the first round
-/// with no results.
+/// with no results (and `last` is not run).
+///
+/// `last` runs once, on the first thread to find no item of the second round left: work that does not
+/// depend on the second round fills the time that thread would otherwise wait for the others' last items.
 pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
     middle: &OnceLock<M>,
     (count1, init1, work1): (usize, impl Fn() -> S1 + Sync, impl Fn(&mut S1, usize) -> R1 + Sync),
     between: impl FnOnce(Vec<R1>) -> Option<M> + Send,
     (count2, init2, work2): (usize, impl Fn() -> S2 + Sync, impl Fn(&mut S2, usize) -> R2 + Sync),
+    last: impl FnOnce() + Send,
 ) -> Vec<R2> {
     let (next1, next2) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let done1 = AtomicUsize::new(0);
@@ -79,9 +83,14 @@ pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
         done1.fetch_add(taken, Ordering::Release);
         std::mem::forget(guard);
     };
+    let last = Mutex::new(Some(last));
     let second = || {
         let done = take_turns(&next2, count2, &init2, &work2);
         lock(&finished2).push(done);
+        let last = lock(&last).take();
+        if let Some(last) = last {
+            last();
+        }
     };
     let helpers = rayon::current_num_threads().min(count1.max(count2)).saturating_sub(1);
     rayon::scope(|scope| {
@@ -145,6 +154,20 @@ fn in_order<R>(per_thread: Vec<Vec<(usize, R)>>) -> Vec<R> {
 mod tests {
     use super::*;
 
+    /// What the `last` callbacks of a test saw.
+    #[derive(Default)]
+    struct Lasts(Mutex<Vec<usize>>);
+
+    impl Lasts {
+        fn push(&self, value: usize) {
+            lock(&self.0).push(value);
+        }
+
+        fn take(&self) -> Vec<usize> {
+            std::mem::take(&mut *lock(&self.0))
+        }
+    }
+
     #[test]
     fn every_index_once_in_order() {
         for threads in [1, 2, 4] {
@@ -164,20 +187,42 @@ mod tests {
         for threads in [1, 2, 4] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let middle = OnceLock::new();
+            let lasts = Lasts::default();
             let results = pool.install(|| {
                 run_two_rounds(
                     &middle,
                     (100, || (), |(), index| index),
                     |first: Vec<usize>| Some(first.iter().sum::<usize>()),
                     (50, || (), |(), index| index + middle.get().unwrap()),
+                    || lasts.push(*middle.get().unwrap()),
                 )
             });
             assert_eq!(results, (0..50).map(|index| index + 4950).collect::<Vec<_>>());
             let stopped = OnceLock::<usize>::new();
             let none = pool.install(|| {
-                run_two_rounds(&stopped, (10, || (), |(), i| i), |_| None, (10, || (), |(), i| i))
+                run_two_rounds(
+                    &stopped,
+                    (10, || (), |(), i| i),
+                    |_| None,
+                    (10, || (), |(), i| i),
+                    || lasts.push(0),
+                )
             });
             assert!(none.is_empty() && stopped.get().is_none());
+            // `last` ran once, after the middle was made, and not when the second round did not run.
+            assert_eq!(lasts.take(), vec![4950]);
+            // With no item in the second round, `last` still runs.
+            let middle = OnceLock::new();
+            pool.install(|| {
+                run_two_rounds(
+                    &middle,
+                    (3, || (), |(), i| i),
+                    |_| Some(7usize),
+                    (0, || (), |(), i| i),
+                    || lasts.push(*middle.get().unwrap()),
+                )
+            });
+            assert_eq!(lasts.take(), vec![7]);
             // A panic between the rounds reaches the caller; the other threads do not wait forever.
             let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 pool.install(|| {
@@ -186,6 +231,7 @@ mod tests {
                         (10, || (), |(), i| i),
                         |_| panic!("between"),
                         (10, || (), |(), i| i),
+                        || (),
                     )
                 })
             }));

@@ -16,8 +16,8 @@ use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_consensus::{AncestorHeaders, ConsensusError};
 use balnode_executor::{
     BlockExecutionOutput, ExecMode, ExecutionError, Strategy, execute_block_optimistic,
-    execute_block_parallel_bal, execute_block_with_bal, first_output_difference,
-    supports_optimistic, supports_parallel_bal,
+    execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
+    first_output_difference, supports_optimistic, supports_parallel_bal,
 };
 use balnode_primitives::{
     Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
@@ -206,6 +206,9 @@ pub struct ExecCounters {
     pub sequential: AtomicU64,
     /// Blocks executed in BAL-parallel mode whose result verified.
     pub parallel: AtomicU64,
+    /// Of the `parallel` blocks, those whose state root was computed while their transactions executed, on
+    /// the list's post-state (all but the blocks whose post-state takes an ordered commit).
+    pub early_roots: AtomicU64,
     /// Blocks executed in the optimistic mode.
     pub optimistic: AtomicU64,
     /// Transactions the optimistic mode executed again (stale reads or failed speculation).
@@ -440,20 +443,32 @@ impl Importer {
             )
         };
         let started = Instant::now();
+        // In BAL mode the state root is computed on the list's post-state while the transactions run.
+        let mut early_root = None;
+        let root_on_list = |changes: &_| {
+            let started = Instant::now();
+            let hashed = HashedPostState::from_changes(changes);
+            (parallel_state_root(&latest, &hashed, Parallelism::CurrentPool), started.elapsed())
+        };
         let output: BlockExecutionOutput = match (strategy, &carried) {
             (Strategy::Bal, Some((_, list))) if supports_parallel_bal(spec, block) => {
-                match execute_block_parallel_bal(
+                match execute_block_parallel_bal_with(
                     spec,
                     block,
                     &senders,
                     &latest,
                     list,
                     Some(&open_reader),
+                    Some(&root_on_list),
                 ) {
                     // An output exists only when execution confirmed every entry of the list, which it
                     // returns (see the executor); the comparison guards that contract.
-                    Ok(output) if output.block_access_list.as_ref() == Some(list) => {
+                    Ok((output, root)) if output.block_access_list.as_ref() == Some(list) => {
                         self.execution.counters.parallel.fetch_add(1, Ordering::Relaxed);
+                        if root.is_some() {
+                            self.execution.counters.early_roots.fetch_add(1, Ordering::Relaxed);
+                        }
+                        early_root = root;
                         output
                     }
                     outcome => {
@@ -536,10 +551,20 @@ impl Importer {
         .map_err(invalid)?;
         // The incremental root over the parent's hashed state and trie; its node updates are committed with
         // the block, in the same write transaction.
-        let hashed = HashedPostState::from_changes(&output.state);
-        let started = Instant::now();
-        let trie = parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?;
-        metrics::phase("root", started.elapsed());
+        let trie = match early_root {
+            // Computed during execution on the list's post-state, which execution confirmed is `output.state`.
+            Some((trie, elapsed)) => {
+                metrics::phase("root", elapsed);
+                trie?
+            }
+            None => {
+                let hashed = HashedPostState::from_changes(&output.state);
+                let started = Instant::now();
+                let trie = parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?;
+                metrics::phase("root", started.elapsed());
+                trie
+            }
+        };
         let state_root = trie.root;
         if state_root != header.state_root {
             return Err(ImportError::StateRoot {
