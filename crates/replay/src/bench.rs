@@ -29,7 +29,8 @@ use std::{
 use balnode_chainspec::ChainSpec;
 use balnode_executor::{
     BlockExecutionOutput, ExecutionError, OpenReader, execute_block_optimistic,
-    execute_block_parallel_bal, execute_block_with_bal, supports_optimistic, supports_parallel_bal,
+    execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
+    supports_optimistic, supports_parallel_bal,
 };
 use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
 use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderResult, StateProvider};
@@ -59,6 +60,10 @@ pub enum ExecMode {
     /// (`balnode_executor::execute_block_parallel_bal`, with its prefetch). Blocks before Byzantium run
     /// sequentially, as in the importer.
     Bal,
+    /// `bal`, with the state root computed on the list's post-state while the transactions execute
+    /// (`balnode_executor::execute_block_parallel_bal_with`), as the importer does: its time includes the
+    /// root, which the other modes compute after execution. Compare them on the time to the state root.
+    BalWithRoot,
     /// Speculatively in parallel without the list, validated in order, stale transactions executed again
     /// (`balnode_executor::execute_block_optimistic`). Blocks before Byzantium run sequentially.
     Optimistic,
@@ -66,8 +71,13 @@ pub enum ExecMode {
 
 impl ExecMode {
     /// Every mode the bench runs, the reference (sequential) first.
-    pub const ALL: &[Self] =
-        &[Self::Sequential, Self::SequentialWithList, Self::Bal, Self::Optimistic];
+    pub const ALL: &[Self] = &[
+        Self::Sequential,
+        Self::SequentialWithList,
+        Self::Bal,
+        Self::BalWithRoot,
+        Self::Optimistic,
+    ];
 
     /// The mode's name in the report.
     pub const fn name(self) -> &'static str {
@@ -75,6 +85,7 @@ impl ExecMode {
             Self::Sequential => "sequential",
             Self::SequentialWithList => "sequential+list",
             Self::Bal => "bal",
+            Self::BalWithRoot => "bal+root",
             Self::Optimistic => "optimistic",
         }
     }
@@ -84,7 +95,7 @@ impl ExecMode {
     pub const fn thread_counts(self) -> &'static [usize] {
         match self {
             Self::SequentialWithList => &[1],
-            Self::Sequential | Self::Bal | Self::Optimistic => &[1, 2],
+            Self::Sequential | Self::Bal | Self::BalWithRoot | Self::Optimistic => &[1, 2],
         }
     }
 
@@ -102,7 +113,9 @@ impl ExecMode {
         let _ = threads;
         let placeholder = |_: &_| Ok(B256::ZERO);
         match (self, bal) {
-            (Self::Bal, Some(bal)) if supports_parallel_bal(spec, &bundle.block) => {
+            (Self::Bal | Self::BalWithRoot, Some(bal))
+                if supports_parallel_bal(spec, &bundle.block) =>
+            {
                 execute_block_parallel_bal(
                     spec,
                     &bundle.block,
@@ -162,8 +175,13 @@ pub struct ModeTimes {
     /// The fastest prefetch plus execution of the runs (less disturbed by other load on the machine than the
     /// median).
     pub execute_best_ms: f64,
-    /// The incremental state root of the changes.
+    /// The incremental state root of the changes, after execution (0 for `bal+root`, which computes it during
+    /// execution).
     pub root_ms: f64,
+    /// Prefetch, execution and state root: the time to a checked block (median of the runs' sums).
+    pub to_root_ms: f64,
+    /// The fastest run's prefetch, execution and state root.
+    pub to_root_best_ms: f64,
     /// Writing the block (cold runs only).
     pub commit_ms: Option<f64>,
     /// Gas over the execute time.
@@ -254,6 +272,11 @@ pub struct BenchReport {
     /// The same from the fastest run of each block and configuration: on a machine shared with other work,
     /// the better estimate of what the code costs.
     pub summary_best: Vec<SummaryRow>,
+    /// Per configuration over the corpus, on the time to the state root (prefetch, execution and root), from
+    /// the median runs; raw revm computes no root, its ratio is to its execution.
+    pub summary_to_root: Vec<SummaryRow>,
+    /// The same from the fastest runs.
+    pub summary_to_root_best: Vec<SummaryRow>,
     /// From the critical paths.
     pub ideal_speedup: IdealSpeedup,
 }
@@ -309,12 +332,44 @@ fn run_once(
         let latest = store.env().provider()?.into_latest()?;
         Ok(Box::new(BundleStateView::new(latest, bundle.block_hashes.clone())))
     };
+    let provider_error = |source| ReplayError::Provider { number, source: Box::new(source) };
+    // The state the root is computed over: the store's, opened before the clock starts.
+    let latest = store
+        .env()
+        .provider()
+        .and_then(|provider| provider.into_latest())
+        .map_err(provider_error)?;
+    let root_on_list = |changes: &_| {
+        parallel_state_root(
+            &latest,
+            &HashedPostState::from_changes(changes),
+            Parallelism::CurrentPool,
+        )
+    };
     // Timed on the pool's thread: handing the job to a sleeping pool thread takes a wake-up, which on a loaded
     // machine costs more than executing a small block, and more with one pool thread than with two.
-    let (output, elapsed) = pool.install(|| {
+    let (output, early_root, elapsed) = pool.install(|| {
         let started = Instant::now();
-        let output = mode.execute(spec, bundle, &view, bal, threads, Some(&open_reader));
-        (output, started.elapsed())
+        let (output, early_root) = match bal {
+            Some(bal)
+                if mode == ExecMode::BalWithRoot && supports_parallel_bal(spec, &bundle.block) =>
+            {
+                match execute_block_parallel_bal_with(
+                    spec,
+                    &bundle.block,
+                    &bundle.senders,
+                    &view,
+                    bal,
+                    Some(&open_reader),
+                    Some(&root_on_list),
+                ) {
+                    Ok((output, root)) => (Ok(output), root),
+                    Err(error) => (Err(error), None),
+                }
+            }
+            _ => (mode.execute(spec, bundle, &view, bal, threads, Some(&open_reader)), None),
+        };
+        (output, early_root, started.elapsed())
     });
     let output = match output {
         Ok(output) => output,
@@ -323,15 +378,16 @@ fn run_once(
     let prefetch = output.prefetch.map_or(Duration::ZERO, |stats| stats.elapsed);
     let execute = elapsed.saturating_sub(prefetch);
     let started = Instant::now();
-    let latest = store
-        .env()
-        .provider()
-        .and_then(|provider| provider.into_latest())
-        .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
-    let hashed = HashedPostState::from_changes(&output.state);
-    let parallelism = if threads > 1 { Parallelism::Pool(pool) } else { Parallelism::Sequential };
-    let root = parallel_state_root(&latest, &hashed, parallelism)
-        .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
+    let root = match early_root {
+        // Computed during execution (`bal+root`): nothing left to do.
+        Some(root) => root.map_err(provider_error)?,
+        None => {
+            let hashed = HashedPostState::from_changes(&output.state);
+            let parallelism =
+                if threads > 1 { Parallelism::Pool(pool) } else { Parallelism::Sequential };
+            parallel_state_root(&latest, &hashed, parallelism).map_err(provider_error)?
+        }
+    };
     let root_time = started.elapsed();
     drop(latest);
     let commit_time = if commit {
@@ -350,15 +406,19 @@ fn run_once(
             trie_updates: Some(root.updates),
         };
         let started = Instant::now();
-        store
-            .env()
-            .commit_blocks(vec![to_commit])
-            .map_err(|source| ReplayError::Provider { number, source: Box::new(source) })?;
+        store.env().commit_blocks(vec![to_commit]).map_err(provider_error)?;
         Some(started.elapsed())
     } else {
         None
     };
     Ok(Ok(RunTimes { prefetch, execute, root: root_time, commit: commit_time }))
+}
+
+impl RunTimes {
+    /// Prefetch, execution and state root.
+    fn until_root(self) -> Duration {
+        self.prefetch + self.execute + self.root
+    }
 }
 
 /// Measures every bundle in `dirs` (see the module's documentation).
@@ -571,6 +631,13 @@ fn summarise(
             .min()
             .unwrap_or_default()),
         root_ms: ms(root),
+        to_root_ms: ms(median(runs.iter().copied().map(RunTimes::until_root).collect())),
+        to_root_best_ms: ms(runs
+            .iter()
+            .copied()
+            .map(RunTimes::until_root)
+            .min()
+            .unwrap_or_default()),
         commit_ms: (!commits.is_empty()).then(|| ms(median(commits))),
         mgas_per_s: mgas(gas, total),
     }
@@ -625,6 +692,9 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
     let revm_best_ms: f64 = blocks.iter().map(|block| block.revm_best_ms).sum();
     let summary_best =
         summary_rows(&blocks, total_gas, |times| times.execute_best_ms, revm_best_ms);
+    let summary_to_root = summary_rows(&blocks, total_gas, |times| times.to_root_ms, revm_ms);
+    let summary_to_root_best =
+        summary_rows(&blocks, total_gas, |times| times.to_root_best_ms, revm_best_ms);
     let mut speedups: Vec<f64> = blocks
         .iter()
         .filter(|block| block.critical_path.critical_gas > 0)
@@ -664,7 +734,26 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
         revm_mgas_per_s: mgas_of(revm_ms),
         summary,
         summary_best,
+        summary_to_root,
+        summary_to_root_best,
         ideal_speedup,
+    }
+}
+
+/// One Markdown row per summary row.
+fn write_rows(out: &mut String, rows: &[SummaryRow]) {
+    use std::fmt::Write as _;
+    for row in rows {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {:.1} | {:.2} | {:.2} |",
+            row.mode,
+            row.threads,
+            row.cache,
+            row.mgas_per_s,
+            row.ratio_to_sequential,
+            row.ratio_to_revm
+        );
     }
 }
 
@@ -700,35 +789,23 @@ impl BenchReport {
             self.sequential_in_memory_mgas_per_s,
             self.revm_mgas_per_s / self.sequential_in_memory_mgas_per_s.max(f64::MIN_POSITIVE)
         );
-        for row in &self.summary {
+        write_rows(&mut out, &self.summary);
+        let tables = [
+            ("From the fastest run of each block (raw revm likewise):", &self.summary_best),
+            (
+                "To the state root (prefetch, execution and root; `bal+root` computes the root during execution), medians:",
+                &self.summary_to_root,
+            ),
+            ("To the state root, fastest runs:", &self.summary_to_root_best),
+        ];
+        for (title, rows) in tables {
+            let _ = writeln!(out, "\n{title}\n");
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.1} | {:.2} | {:.2} |",
-                row.mode,
-                row.threads,
-                row.cache,
-                row.mgas_per_s,
-                row.ratio_to_sequential,
-                row.ratio_to_revm
+                "| mode | threads | cache | Mgas/s | time / sequential | time / raw revm |"
             );
-        }
-        let _ = writeln!(out, "\nFrom the fastest run of each block (raw revm likewise):\n");
-        let _ = writeln!(
-            out,
-            "| mode | threads | cache | Mgas/s | time / sequential | time / raw revm |"
-        );
-        let _ = writeln!(out, "|---|---:|---|---:|---:|---:|");
-        for row in &self.summary_best {
-            let _ = writeln!(
-                out,
-                "| {} | {} | {} | {:.1} | {:.2} | {:.2} |",
-                row.mode,
-                row.threads,
-                row.cache,
-                row.mgas_per_s,
-                row.ratio_to_sequential,
-                row.ratio_to_revm
-            );
+            let _ = writeln!(out, "|---|---:|---|---:|---:|---:|");
+            write_rows(&mut out, rows);
         }
         let ideal = &self.ideal_speedup;
         let _ = writeln!(
