@@ -34,6 +34,7 @@ mod optimistic;
 mod parallel;
 mod prefetch;
 mod schedule;
+mod shared_state;
 mod simulate;
 mod state_gas;
 mod trace;

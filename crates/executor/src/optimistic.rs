@@ -29,11 +29,10 @@ use alloy_evm::{
 };
 use balnode_chainspec::ChainSpec;
 use balnode_primitives::{
-    Address, B256, Block, U256,
-    consensus::{TxEnvelope, transaction::Recovered},
+    Address, B256, Block, KECCAK256_EMPTY, U256,
+    consensus::{Transaction, TxEnvelope, transaction::Recovered},
 };
 use balnode_storage_api::StateProvider;
-use rayon::prelude::*;
 use revm::{
     Database,
     database::{State, WrapDatabaseRef},
@@ -44,10 +43,12 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
-    database::{DatabaseError, StateProviderDatabase},
+    database::DatabaseError,
     execute::{BlockExecutionOutput, block_executor, finish_block},
     parallel::{Committer, Executed, supports_parallel_bal},
     prefetch::OpenReader,
+    schedule::run_dynamic,
+    shared_state::{LatestView, SharedState, changed_keys},
 };
 
 /// An account's balance, nonce and code hash; `None`: it does not exist.
@@ -60,19 +61,20 @@ struct ReadSet {
     storage: Vec<(Address, U256, U256)>,
 }
 
-/// The parent state as a worker's transaction sees it, keeping what it read.
-struct Recorder<'r> {
-    inner: StateProviderDatabase<&'r dyn StateProvider>,
+/// The state as a worker's transaction sees it (the parent state with the values committed so far over
+/// it), keeping what it read.
+struct Recorder<'s, 'r> {
+    inner: LatestView<'s, 'r>,
     reads: RefCell<ReadSet>,
 }
 
-impl std::fmt::Debug for Recorder<'_> {
+impl std::fmt::Debug for Recorder<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Recorder").field("reads", &self.reads).finish_non_exhaustive()
     }
 }
 
-impl DatabaseRef for Recorder<'_> {
+impl DatabaseRef for Recorder<'_, '_> {
     type Error = DatabaseError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
@@ -98,16 +100,39 @@ impl DatabaseRef for Recorder<'_> {
     }
 }
 
-type WorkerState<'r> = State<WrapDatabaseRef<Recorder<'r>>>;
+type WorkerState<'s, 'r> = State<WrapDatabaseRef<Recorder<'s, 'r>>>;
 
-/// A fresh view of the parent state for one transaction, recording its reads.
-fn worker_state(reader: &dyn StateProvider) -> WorkerState<'_> {
+/// A fresh view of the state for one transaction, recording its reads.
+fn worker_state<'s, 'r>(state: &'s SharedState<'r>) -> WorkerState<'s, 'r> {
     State::builder()
-        .with_database_ref(Recorder {
-            inner: StateProviderDatabase(reader),
-            reads: RefCell::default(),
-        })
+        .with_database_ref(Recorder { inner: state.latest(), reads: RefCell::default() })
         .build()
+}
+
+/// A plain transfer's recipient whose balance changed between the speculative read and the commit.
+#[derive(Debug, Clone, Copy)]
+struct Credit {
+    address: Address,
+    read: U256,
+    now: U256,
+}
+
+/// The recipient of a transaction that can only add value to it, whatever its balance: a call with value
+/// to an account other than the sender and the beneficiary, without an EIP-7702 authorization list (which
+/// could give it code). Whether it has code is checked on the values read ([`Committer::still_valid`]):
+/// without code nothing runs that could read its balance. Block-STM's lazy balance update for value
+/// transfers: the transfers to one deposit address would otherwise make each depend on the one before.
+fn plain_transfer_recipient(
+    transaction: &TxEnvelope,
+    sender: Address,
+    beneficiary: Address,
+) -> Option<Address> {
+    let to = transaction.to()?;
+    (!transaction.value().is_zero()
+        && to != sender
+        && to != beneficiary
+        && transaction.authorization_list().is_none())
+    .then_some(to)
 }
 
 /// A speculative result: the executed transaction, what it read, and the fee it owes the beneficiary.
@@ -159,19 +184,15 @@ pub fn execute_block_optimistic<P: StateProvider>(
     if !supports_optimistic(spec, block) {
         return Err(ExecutionError::NoIntermediateRoot);
     }
-    let shared: &dyn StateProvider = &state;
-    // One reader per worker thread: a store reader shared by threads may serialise them.
+    // One reader per worker thread: a store reader shared by threads may serialise them. (All of them,
+    // or none: the shared state finds a thread's reader by its index in the pool.)
     let readers: Vec<Box<dyn StateProvider>> = open_reader
-        .map(|open| (0..rayon::current_num_threads()).filter_map(|_| open().ok()).collect())
+        .and_then(|open| (0..rayon::current_num_threads()).map(|_| open().ok()).collect())
         .unwrap_or_default();
-    let reader_of_thread = || -> &dyn StateProvider {
-        rayon::current_thread_index()
-            .and_then(|index| readers.get(index))
-            .map_or(shared, |reader| &**reader)
-    };
+    let shared = SharedState::new(&state, readers);
 
     let coordinator = State::builder()
-        .with_database_ref(StateProviderDatabase(shared))
+        .with_database_ref(shared.parent())
         .with_bundle_update()
         .with_bal_builder_if(build_bal)
         .build();
@@ -181,38 +202,40 @@ pub fn execute_block_optimistic<P: StateProvider>(
         .map_err(|error| ExecutionError::PreExecution(Box::new(error)))?;
     alloy_evm::block::BalIndexedDatabase::set_bal_index(executor.evm_mut().db_mut(), 0);
 
-    let placeholder = State::builder().with_database_ref(StateProviderDatabase(shared)).build();
+    let placeholder = State::builder().with_database_ref(shared.parent()).build();
     let mut committer = Committer::new(&executor, placeholder);
     std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
-    let beneficiary = block.header.beneficiary;
     let failed = AtomicBool::new(false);
     let reexecuted = AtomicU64::new(0);
     let (results, received) = mpsc::channel::<Speculated>();
     let (committer, outcome) = std::thread::scope(|scope| {
-        let (failed, reexecuted) = (&failed, &reexecuted);
+        let (failed, reexecuted, shared) = (&failed, &reexecuted, &shared);
         let coordinator = scope.spawn(move || {
             let outcome = committer.commit_speculated_in_order(
                 spec,
                 block,
                 senders,
-                beneficiary,
                 received,
-                failed,
-                reexecuted,
+                (failed, reexecuted),
+                shared,
             );
             (committer, outcome)
         });
-        transactions.par_iter().zip(senders.par_iter()).enumerate().for_each_init(
+        // In block order, to whichever worker is free: a transaction then runs after most of those before
+        // it are committed, and reads their values.
+        run_dynamic(
+            transactions.len(),
             || {
-                let mut worker = block_executor(spec, block, worker_state(reader_of_thread()));
+                let mut worker = block_executor(spec, block, worker_state(shared));
                 worker.evm.defer_rewards();
                 (worker, results.clone())
             },
-            |(worker, results), (index, (transaction, sender))| {
+            |(worker, results), index| {
+                let (transaction, sender) = (&transactions[index], &senders[index]);
                 if failed.load(Ordering::Relaxed) {
                     return;
                 }
-                *worker.evm_mut().db_mut() = worker_state(reader_of_thread());
+                *worker.evm_mut().db_mut() = worker_state(shared);
                 let outcome = worker
                     .execute_transaction_without_commit(Recovered::new_unchecked(
                         transaction,
@@ -220,7 +243,8 @@ pub fn execute_block_optimistic<P: StateProvider>(
                     ))
                     .map(|output| {
                         let executed = Executed::new(worker, output, 0);
-                        let reads = std::mem::take(&mut *worker.evm.db().database.0.reads.borrow_mut());
+                        let reads =
+                            std::mem::take(&mut *worker.evm.db().database.0.reads.borrow_mut());
                         let fee = worker.evm.deferred_reward().unwrap_or_default();
                         (executed, reads, fee)
                     });
@@ -247,18 +271,17 @@ where
     DB: Database<Error = DatabaseError> + std::fmt::Debug,
 {
     /// Validates and commits the speculative results in block order, executing again those whose reads
-    /// went stale; returns how many were executed again.
-    #[allow(clippy::too_many_arguments)]
+    /// went stale, and publishes each commit's values to `shared`; returns how many were executed again.
     fn commit_speculated_in_order(
         &mut self,
         spec: &std::sync::Arc<ChainSpec>,
         block: &Block,
         senders: &[Address],
-        beneficiary: Address,
         received: mpsc::Receiver<Speculated>,
-        failed: &AtomicBool,
-        reexecuted: &AtomicU64,
+        (failed, reexecuted): (&AtomicBool, &AtomicU64),
+        shared: &SharedState<'_>,
     ) -> Result<u64, ExecutionError> {
+        let beneficiary = block.header.beneficiary;
         let transactions = &block.body.transactions;
         let mut waiting: Vec<Option<Speculated>> =
             std::iter::repeat_with(|| None).take(transactions.len()).collect();
@@ -269,18 +292,26 @@ where
             waiting[index] = Some(speculated);
             while let Some(speculated) = waiting.get_mut(next).and_then(Option::take) {
                 let transaction = &transactions[next];
+                let recipient = plain_transfer_recipient(transaction, senders[next], beneficiary);
                 let committed = self
                     .check_block_gas(transaction, None)
                     .map_err(ExecutionError::from_block(next, transaction))
-                    .and_then(|()| match speculated.outcome {
-                        Ok((executed, reads, fee)) if self.still_valid(&reads)? => {
-                            Ok(self.commit_with_fee(next, executed, beneficiary, fee)?)
+                    .and_then(|()| {
+                        let valid = match &speculated.outcome {
+                            Ok((_, reads, _)) => self.still_valid(reads, recipient)?,
+                            Err(_) => None,
+                        };
+                        match (speculated.outcome, valid) {
+                            (Ok((executed, _, fee)), Some(credit)) => {
+                                self.commit_with_fee(next, executed, (beneficiary, fee), credit)
+                            }
+                            _ => {
+                                reexecuted.fetch_add(1, Ordering::Relaxed);
+                                self.reexecute(spec, block, next, transaction, senders[next])
+                            }
                         }
-                        _ => {
-                            reexecuted.fetch_add(1, Ordering::Relaxed);
-                            self.reexecute(spec, block, next, transaction, senders[next])
-                        }
-                    });
+                    })
+                    .and_then(|keys| shared.publish(&keys, &mut self.state).map_err(state_error));
                 if let Err(error) = committed {
                     failed.store(true, Ordering::Relaxed);
                     return Err(error);
@@ -292,35 +323,63 @@ where
         Ok(reexecuted.load(Ordering::Relaxed))
     }
 
-    /// Whether every value the transaction read is still the value here.
-    fn still_valid(&mut self, reads: &ReadSet) -> Result<bool, ExecutionError> {
+    /// Whether every value the transaction read is still the value here: `None` if not. The balance of
+    /// `recipient` (see [`plain_transfer_recipient`]) may differ: the transaction only added to it, so its
+    /// result stands with the balance moved by the difference, returned as `(recipient, balance it read,
+    /// balance now)`.
+    fn still_valid(
+        &mut self,
+        reads: &ReadSet,
+        recipient: Option<Address>,
+    ) -> Result<Option<Option<Credit>>, ExecutionError> {
+        let mut credit = None;
         for (address, fields) in &reads.accounts {
             let current = self.state.basic(*address).map_err(state_error)?;
             let current = current.map(|info| (info.balance, info.nonce, info.code_hash));
-            if current != *fields {
-                trace!(target: "exec::optimistic", %address, ?current, read = ?fields, "Stale account read");
-                return Ok(false);
+            if current == *fields {
+                continue;
             }
+            // A plain transfer's recipient without code, the same but for its balance.
+            if Some(*address) == recipient
+                && let (Some((read, nonce, code_hash)), Some((now, current_nonce, current_hash))) =
+                    (fields, current)
+                && *nonce == current_nonce
+                && *code_hash == current_hash
+                && *code_hash == KECCAK256_EMPTY
+            {
+                credit = Some(Credit { address: *address, read: *read, now });
+                continue;
+            }
+            trace!(target: "exec::optimistic", %address, ?current, read = ?fields, "Stale account read");
+            return Ok(None);
         }
         for (address, slot, value) in &reads.storage {
             let current = self.state.storage(*address, *slot).map_err(state_error)?;
             if current != *value {
                 trace!(target: "exec::optimistic", %address, %slot, %current, read = %value, "Stale slot read");
-                return Ok(false);
+                return Ok(None);
             }
         }
-        Ok(true)
+        Ok(Some(credit))
     }
 
     /// Commits a validated speculative result, paying the beneficiary the fee the mainnet handler would have
-    /// paid at the end of the transaction.
+    /// paid at the end of the transaction, and moving a plain transfer's recipient's balance by what earlier
+    /// transactions added since it was read (`credit`); returns what it changed ([`changed_keys`]).
     fn commit_with_fee(
         &mut self,
         index: usize,
         mut executed: Executed,
-        beneficiary: Address,
-        fee: U256,
-    ) -> Result<(), ExecutionError> {
+        (beneficiary, fee): (Address, U256),
+        credit: Option<Credit>,
+    ) -> Result<Vec<(Address, Vec<U256>)>, ExecutionError> {
+        if let Some(Credit { address, read, now }) = credit
+            && let Some(account) = executed.state.get_mut(&address)
+        {
+            // The transaction added to the balance it read (nothing else can lower or raise it): the same
+            // addition to the balance now.
+            account.info.balance = account.info.balance.saturating_sub(read).saturating_add(now);
+        }
         let account = match executed.state.get_mut(&beneficiary) {
             Some(account) => account,
             None => {
@@ -333,11 +392,12 @@ where
         };
         account.info.balance = account.info.balance.saturating_add(fee);
         account.mark_touch();
+        let keys = changed_keys(&executed.state);
         self.commit(index, executed);
-        Ok(())
+        Ok(keys)
     }
 
-    /// Executes transaction `index` again, on this state, and commits it.
+    /// Executes transaction `index` again, on this state, and commits it; returns what it changed.
     fn reexecute(
         &mut self,
         spec: &std::sync::Arc<ChainSpec>,
@@ -345,7 +405,7 @@ where
         index: usize,
         transaction: &TxEnvelope,
         sender: Address,
-    ) -> Result<(), ExecutionError> {
+    ) -> Result<Vec<(Address, Vec<U256>)>, ExecutionError> {
         let executed = {
             let mut executor = block_executor(spec, block, &mut self.state);
             let output = executor
@@ -353,8 +413,9 @@ where
                 .map_err(ExecutionError::from_block(index, transaction))?;
             Executed::new(&executor, output, 0)
         };
+        let keys = changed_keys(&executed.state);
         self.commit(index, executed);
-        Ok(())
+        Ok(keys)
     }
 }
 

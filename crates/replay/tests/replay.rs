@@ -245,3 +245,33 @@ fn compact_bundles_round_trip_and_replay() {
     assert!(matches!(error, BundleError::Compact(_)), "{error}");
     assert!(error.to_string().contains("46147.balbundle"), "{error}");
 }
+
+/// Block 17666333: 961 transactions, most of them transfers to two deposit addresses. Speculated on the
+/// parent state, each transfer read a recipient balance an earlier one had changed, and 887 of them ran again
+/// on the coordinator; with the recipient's balance credited lazily (as the beneficiary's fee is) they
+/// validate. The result is still exactly sequential execution's.
+#[test]
+#[ignore = "needs the unpacked fixture suites: `make conformance` runs it"]
+fn transfers_to_one_recipient_do_not_chain_in_the_optimistic_mode() {
+    use balnode_executor::{execute_block_optimistic, first_output_difference};
+    use balnode_replay::{
+        bench::ExecMode,
+        store::{BundleStateView, MemoryState},
+    };
+    let spec = std::sync::Arc::new(mainnet());
+    let bundle = load_bundle(&corpus_bundle(17_666_333)).unwrap();
+    let memory = MemoryState::of(&bundle);
+    let view = BundleStateView::new(&memory, bundle.block_hashes.clone());
+    let sequential = ExecMode::Sequential.execute(&spec, &bundle, &view, None, 1, None).unwrap();
+    for threads in [1, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let (optimistic, stats) = pool
+            .install(|| {
+                execute_block_optimistic(&spec, &bundle.block, &bundle.senders, &view, false, None)
+            })
+            .unwrap();
+        assert_eq!(first_output_difference(&sequential, &optimistic), None, "{threads} threads");
+        assert_eq!(stats.committed + stats.reexecuted, 961);
+        assert!(stats.reexecuted < 150, "{threads} threads: {stats:?}");
+    }
+}

@@ -1,0 +1,230 @@
+//! The state the optimistic mode's threads read: the parent state through one cache they all share, and the
+//! values the coordinator has committed so far laid over it for the workers.
+//!
+//! Without a shared cache every speculative transaction (each on a fresh `State`, so that its reads can be
+//! recorded) read every account and slot from the store again and analysed every contract's code again.
+//! Here each is read once per block, by whichever thread first needs it, on that thread's own store reader,
+//! and code is analysed once. The committed values let a transaction speculate on the state after the
+//! transactions already committed rather than on the parent state: a transaction that reads what an earlier
+//! one wrote then usually validates instead of executing again on the coordinator.
+//!
+//! What a worker reads may mix values committed at different times; that costs nothing in correctness: the
+//! coordinator validates every value a transaction read against its own state before the transaction.
+
+use balnode_primitives::{Address, B256, KECCAK256_EMPTY, U256};
+use balnode_storage_api::StateProvider;
+use dashmap::DashMap;
+use revm::{
+    database_interface::DatabaseRef,
+    state::{AccountInfo, Bytecode, EvmState},
+};
+
+use crate::database::{DatabaseError, StateProviderDatabase};
+
+/// The parent state shared by a block's threads, with the committed values over it (see the module docs).
+pub(crate) struct SharedState<'r> {
+    /// The reader of threads without one of their own (and of the coordinator).
+    shared: StateProviderDatabase<&'r dyn StateProvider>,
+    /// One reader per pool thread: a store reader shared by threads may serialise them.
+    readers: Vec<StateProviderDatabase<Box<dyn StateProvider>>>,
+    /// Parent accounts, with their code attached.
+    accounts: DashMap<Address, Option<AccountInfo>>,
+    /// Parent code by hash, analysed.
+    code: DashMap<B256, Bytecode>,
+    /// Parent slots.
+    storage: DashMap<(Address, U256), U256>,
+    /// Accounts as committed so far (`None`: deleted).
+    committed_accounts: DashMap<Address, Option<AccountInfo>>,
+    /// Slots as committed so far.
+    committed_storage: DashMap<(Address, U256), U256>,
+}
+
+impl std::fmt::Debug for SharedState<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedState")
+            .field("accounts", &self.accounts.len())
+            .field("storage", &self.storage.len())
+            .field("committed_accounts", &self.committed_accounts.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> SharedState<'r> {
+    /// Over `shared`, with `readers` (one per thread of the current pool, or none) of the same state.
+    pub(crate) fn new(shared: &'r dyn StateProvider, readers: Vec<Box<dyn StateProvider>>) -> Self {
+        Self {
+            shared: StateProviderDatabase(shared),
+            readers: readers.into_iter().map(StateProviderDatabase).collect(),
+            accounts: DashMap::new(),
+            code: DashMap::new(),
+            storage: DashMap::new(),
+            committed_accounts: DashMap::new(),
+            committed_storage: DashMap::new(),
+        }
+    }
+
+    /// The parent state only (the coordinator's view: its own `State` holds what it committed).
+    pub(crate) const fn parent(&self) -> ParentView<'_, 'r> {
+        ParentView(self)
+    }
+
+    /// The committed values over the parent state (the workers' view).
+    pub(crate) const fn latest(&self) -> LatestView<'_, 'r> {
+        LatestView(self)
+    }
+
+    /// Publishes the values `changes` (a committed transaction's) left in `state`, the coordinator's state
+    /// after the commit, for the workers to read.
+    pub(crate) fn publish<D: revm::Database>(
+        &self,
+        changes: &[(Address, Vec<U256>)],
+        state: &mut D,
+    ) -> Result<(), D::Error> {
+        for (address, slots) in changes {
+            let info = revm::Database::basic(state, *address)?;
+            self.committed_accounts.insert(*address, info);
+            for slot in slots {
+                let value = revm::Database::storage(state, *address, *slot)?;
+                self.committed_storage.insert((*address, *slot), value);
+            }
+        }
+        Ok(())
+    }
+
+    fn reader(&self) -> &dyn DatabaseRef<Error = DatabaseError> {
+        match rayon::current_thread_index().and_then(|index| self.readers.get(index)) {
+            Some(reader) => reader,
+            None => &self.shared,
+        }
+    }
+
+    fn parent_code(&self, code_hash: B256) -> Result<Bytecode, DatabaseError> {
+        if code_hash == KECCAK256_EMPTY {
+            return Ok(Bytecode::default());
+        }
+        if let Some(code) = self.code.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        let code = self.reader().code_by_hash_ref(code_hash)?;
+        self.code.insert(code_hash, code.clone());
+        Ok(code)
+    }
+
+    fn parent_basic(&self, address: Address) -> Result<Option<AccountInfo>, DatabaseError> {
+        if let Some(info) = self.accounts.get(&address) {
+            return Ok(info.clone());
+        }
+        let mut info = self.reader().basic_ref(address)?;
+        if let Some(info) = info.as_mut() {
+            info.code = Some(self.parent_code(info.code_hash)?);
+        }
+        self.accounts.insert(address, info.clone());
+        Ok(info)
+    }
+
+    fn parent_storage(&self, address: Address, slot: U256) -> Result<U256, DatabaseError> {
+        if let Some(value) = self.storage.get(&(address, slot)) {
+            return Ok(*value);
+        }
+        let value = self.reader().storage_ref(address, slot)?;
+        self.storage.insert((address, slot), value);
+        Ok(value)
+    }
+}
+
+/// The accounts a transaction's changes touch and the slots they change: what [`SharedState::publish`]
+/// publishes once they are committed.
+pub(crate) fn changed_keys(changes: &EvmState) -> Vec<(Address, Vec<U256>)> {
+    changes
+        .iter()
+        .filter(|(_, account)| account.is_touched())
+        .map(|(address, account)| {
+            let slots = account
+                .storage
+                .iter()
+                .filter(|(_, slot)| slot.is_changed())
+                .map(|(slot, _)| *slot)
+                .collect();
+            (*address, slots)
+        })
+        .collect()
+}
+
+/// The parent state through the shared cache.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParentView<'a, 'r>(&'a SharedState<'r>);
+
+impl DatabaseRef for ParentView<'_, '_> {
+    type Error = DatabaseError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        self.0.parent_basic(address)
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        self.0.parent_code(code_hash)
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        self.0.parent_storage(address, index)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.0.shared.block_hash_ref(number)
+    }
+}
+
+/// The committed values over the parent state.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LatestView<'a, 'r>(&'a SharedState<'r>);
+
+impl DatabaseRef for LatestView<'_, '_> {
+    type Error = DatabaseError;
+
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        if let Some(info) = self.0.committed_accounts.get(&address) {
+            return Ok(info.clone());
+        }
+        self.0.parent_basic(address)
+    }
+
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        // Code is immutable under its hash; code created in the block comes attached to its account.
+        self.0.parent_code(code_hash)
+    }
+
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        if let Some(value) = self.0.committed_storage.get(&(address, index)) {
+            return Ok(*value);
+        }
+        self.0.parent_storage(address, index)
+    }
+
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
+        self.0.shared.block_hash_ref(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn touched_accounts_and_changed_slots_are_published() {
+        use revm::state::{Account, EvmStorageSlot, TransactionId};
+        let (touched, read) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let mut changes = EvmState::default();
+        let mut account = Account::default();
+        account.storage.insert(
+            U256::from(1),
+            EvmStorageSlot::new_changed(U256::ZERO, U256::from(5), TransactionId::ZERO),
+        );
+        account
+            .storage
+            .insert(U256::from(2), EvmStorageSlot::new(U256::from(7), TransactionId::ZERO));
+        account.mark_touch();
+        changes.insert(touched, account);
+        changes.insert(read, Account::default());
+        assert_eq!(changed_keys(&changes), vec![(touched, vec![U256::from(1)])]);
+    }
+}
