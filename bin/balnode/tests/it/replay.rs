@@ -55,7 +55,7 @@ fn bench_prints_the_summary_as_json() {
         .collect();
     for cache in ["warm", "cold"] {
         assert!(rows.contains(&("sequential+list", 1, cache)), "{rows:?}");
-        for mode in ["sequential", "bal", "optimistic"] {
+        for mode in ["sequential", "bal", "bal+root", "optimistic"] {
             for threads in [1, 2] {
                 assert!(
                     rows.contains(&(mode, threads, cache)),
@@ -64,7 +64,15 @@ fn bench_prints_the_summary_as_json() {
             }
         }
     }
-    assert_eq!(summary.len(), 14, "{rows:?}");
+    assert_eq!(summary.len(), 18, "{rows:?}");
+    // The same rows on the time to the state root.
+    for key in ["summary_best", "summary_to_root", "summary_to_root_best"] {
+        assert_eq!(report[key].as_array().unwrap().len(), 18, "{key}");
+    }
+    for times in report["blocks"][0]["modes"].as_array().unwrap() {
+        let to_root = times["to_root_ms"].as_f64().unwrap();
+        assert!(to_root >= times["execute_ms"].as_f64().unwrap(), "{times}");
+    }
     for row in summary {
         for field in
             ["mode", "threads", "cache", "mgas_per_s", "ratio_to_sequential", "ratio_to_revm"]
