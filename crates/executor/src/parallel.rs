@@ -91,10 +91,11 @@ pub fn supports_parallel_bal(spec: &ChainSpec, block: &Block) -> bool {
 /// driven by `block_access_list`, the list that came with the block (already structurally validated).
 /// `open_reader` gives the prefetch more readers of the same state (see [`OpenReader`]).
 ///
-/// Returns what [`execute_block`](crate::execute_block) returns, with the block access list built from the
-/// committed results: the caller must check that it equals `block_access_list` before trusting the output
-/// (the import pipeline does). An error may come from a wrong list (a read outside it, or a value that made
-/// a transaction invalid): run the block sequentially to learn the block's true verdict.
+/// Returns what [`execute_block`](crate::execute_block) returns, with `block_access_list` as the block's list:
+/// an output exists only when execution confirmed every entry of it (see the module docs; the import pipeline
+/// still compares the two, a cheap guard of that contract). An error may come from a wrong list (a read
+/// outside it, a value that made a transaction invalid, a [`ListMismatch`]): run the block sequentially to
+/// learn the block's true verdict.
 pub fn execute_block_parallel_bal<P: StateProvider>(
     spec: &Arc<ChainSpec>,
     block: &Block,
