@@ -1,19 +1,24 @@
-//! Optimistic execution of a block without an access list: every transaction speculatively on the parent
-//! state at once, then validated and committed in block order, re-executing the ones whose reads went stale.
+//! Optimistic execution of a block without an access list: every transaction speculatively at once, then
+//! validated and committed in block order, re-executing the ones whose reads went stale.
 //!
-//! Each worker runs its transaction on the parent state through a [`Recorder`], which keeps every account
-//! and slot the transaction read from it (a fresh `State` per transaction, so each first read reaches it),
-//! with the beneficiary's fee deferred ([`DeferredRewardHandler`](crate::evm)): fee payments would otherwise
-//! make every transaction depend on the one before. The coordinator, in order, compares the recorded reads
-//! with the state after the transactions before it: if every value is the same, the transaction would have
-//! run exactly the same way there, so its result is committed, with the fee added to the beneficiary as the
-//! mainnet handler adds it. Otherwise (or when speculation failed, e.g. on a nonce the sender's earlier
-//! transaction bumps) it is executed again, on the coordinator's state, sequentially. The block access list,
-//! when asked for, is built from the commits, as in every mode.
+//! Workers take the transactions in block order and run each through a [`Recorder`], which keeps every
+//! account and slot the transaction read (a fresh `State` per transaction, so each first read reaches it),
+//! over [`SharedState`]: the parent state in one cache all threads share, with the values the coordinator has
+//! committed so far laid over it. The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)):
+//! fee payments would otherwise make every transaction depend on the one before. The coordinator, in order,
+//! compares the recorded reads with the state after the transactions before it: if every value is the same,
+//! the transaction would have run exactly the same way there, so its result is committed, with the fee added
+//! to the beneficiary as the mainnet handler adds it, and its values published to the workers. The one value
+//! allowed to differ is the balance of a plain transfer's recipient without code, which the transaction only
+//! adds to (Block-STM's lazy update of value transfers): the commit moves it by the difference. Otherwise (or
+//! when speculation failed, e.g. on a nonce the sender's earlier transaction bumps) the transaction is executed
+//! again, on the coordinator's state, sequentially. The block access list, when asked for, is built from the
+//! commits, as in every mode.
 //!
-//! This is the speculate-and-repair core of Block-STM without its multi-version memory: re-executions run on
-//! the coordinator, one at a time, so a contended block degrades towards sequential speed rather than below
-//! it (plus the wasted speculation).
+//! This is the speculate-and-repair core of Block-STM with a single version (the latest committed) instead of
+//! its multi-version memory and estimates: re-executions run on the coordinator, one at a time, so a contended
+//! block (a chain of transactions from one sender) degrades towards sequential speed rather than below it
+//! (plus the wasted speculation).
 
 use std::{
     cell::RefCell,
