@@ -443,7 +443,8 @@ impl Importer {
             )
         };
         let started = Instant::now();
-        // In BAL mode the state root is computed on the list's post-state while the transactions run.
+        // The incremental root of a post-state over the parent's; in BAL mode computed on the list's
+        // post-state while the transactions run.
         let mut early_root = None;
         let root_on_list = |changes: &_| {
             let started = Instant::now();
@@ -551,20 +552,11 @@ impl Importer {
         .map_err(invalid)?;
         // The incremental root over the parent's hashed state and trie; its node updates are committed with
         // the block, in the same write transaction.
-        let trie = match early_root {
-            // Computed during execution on the list's post-state, which execution confirmed is `output.state`.
-            Some((trie, elapsed)) => {
-                metrics::phase("root", elapsed);
-                trie?
-            }
-            None => {
-                let hashed = HashedPostState::from_changes(&output.state);
-                let started = Instant::now();
-                let trie = parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?;
-                metrics::phase("root", started.elapsed());
-                trie
-            }
-        };
+        // In BAL mode usually computed during execution, on the list's post-state, which execution confirmed
+        // is `output.state`.
+        let (trie, elapsed) = early_root.unwrap_or_else(|| root_on_list(&output.state));
+        metrics::phase("root", elapsed);
+        let trie = trie?;
         let state_root = trie.root;
         if state_root != header.state_root {
             return Err(ImportError::StateRoot {
