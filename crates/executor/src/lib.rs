@@ -57,6 +57,7 @@ pub use parallel::{
     supports_parallel_bal,
 };
 pub use prefetch::{OpenReader, PrefetchStats, PrefetchedState};
+pub use schedule::worker_pool;
 pub use simulate::{
     MAX_SIMULATED_BLOCKS, SimCall, SimCallFailure, SimulateError, SimulateOptions, SimulatedBlock,
     simulate,

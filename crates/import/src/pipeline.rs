@@ -17,7 +17,7 @@ use balnode_consensus::{AncestorHeaders, ConsensusError};
 use balnode_executor::{
     BlockExecutionOutput, ExecMode, ExecutionError, Strategy, execute_block_optimistic,
     execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
-    first_output_difference, supports_optimistic, supports_parallel_bal,
+    first_output_difference, supports_optimistic, supports_parallel_bal, worker_pool,
 };
 use balnode_primitives::{
     Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
@@ -245,9 +245,7 @@ impl Execution {
         threads: Option<usize>,
     ) -> Result<Self, rayon::ThreadPoolBuildError> {
         let pool = match threads {
-            Some(threads) => {
-                Some(Arc::new(rayon::ThreadPoolBuilder::new().num_threads(threads).build()?))
-            }
+            Some(threads) => Some(Arc::new(worker_pool(threads)?)),
             None => None,
         };
         Ok(Self { mode, pool, counters: Arc::default(), differential: false })

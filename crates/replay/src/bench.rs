@@ -30,7 +30,7 @@ use balnode_chainspec::ChainSpec;
 use balnode_executor::{
     BlockExecutionOutput, ExecutionError, OpenReader, execute_block_optimistic,
     execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
-    supports_optimistic, supports_parallel_bal,
+    supports_optimistic, supports_parallel_bal, worker_pool,
 };
 use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
 use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderResult, StateProvider};
@@ -429,13 +429,7 @@ pub fn run_bench(
 ) -> Result<BenchReport, ReplayError> {
     let pools: Vec<(usize, rayon::ThreadPool)> = [1usize, 2]
         .into_iter()
-        .map(|threads| {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool can be built");
-            (threads, pool)
-        })
+        .map(|threads| (threads, worker_pool(threads).expect("a thread pool can be built")))
         .collect();
     let pool_of = |threads: usize| {
         &pools.iter().find(|(count, _)| *count == threads).expect("a pool per thread count").1

@@ -7,6 +7,7 @@ use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_executor::{
     BlockExecutionOutput, IntermediateRoot, execute_block_optimistic, execute_block_parallel_bal,
     execute_block_with_bal, first_output_difference, supports_optimistic, supports_parallel_bal,
+    worker_pool,
 };
 use balnode_primitives::{B256, Bloom, Bytes, consensus::proofs::calculate_receipt_root};
 use balnode_storage_api::{ProviderResult, StateProvider};
@@ -100,10 +101,7 @@ pub fn differential_check(
         return Ok(Vec::new());
     };
     let Some(list) = reference.block_access_list.clone() else { return Ok(Vec::new()) };
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a thread pool can be built");
+    let pool = worker_pool(threads).expect("a thread pool can be built");
     let number = bundle.number();
     let view = store.view(bundle)?;
     // More readers of the same store (one MDBX transaction serialises its readers).
