@@ -147,10 +147,6 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     if !supports_parallel_bal(spec, block) {
         return Err(ExecutionError::NoIntermediateRoot);
     }
-    let bal = Arc::new(
-        Bal::try_from(block_access_list.clone())
-            .map_err(|error| ExecutionError::Bal(format!("code in the list: {error}")))?,
-    );
     let check = ListCheck::new(block_access_list, transactions.len());
     let started = std::time::Instant::now();
 
@@ -159,11 +155,15 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     // `State`: nothing is ever committed to it, so its cache holds only parent values, and the list's writes
     // before the transaction's index are laid over them on every read (revm's `State::with_bal`).
     let prefetched = OnceLock::new();
+    // The list as revm's view takes it, and the output's copy: made by the first round's first two items.
+    let converted: OnceLock<Result<Arc<Bal>, String>> = OnceLock::new();
+    let copied = OnceLock::new();
     let read_error = Mutex::new(None);
     let early = Mutex::new(None);
     let shared_reader = StateProviderDatabase(&state);
     let worker_state = || -> ParentState<'_, &P> {
         let prefetched = prefetched.get().expect("the transactions run after the prefetch");
+        let bal = converted.get().and_then(|bal| bal.as_ref().ok()).expect("converted before");
         State::builder().with_database_ref(prefetched).with_bal(bal.clone()).build()
     };
     // Handed out one at a time, in block order, to whichever worker is free.
@@ -191,22 +191,43 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         Arrival { index, worst_case, output }
     };
     let list = block_access_list;
+    // The first round's items before the accounts: the two copies of the list, the longest items, first.
+    const COPIES: usize = 2;
     let arrivals = run_two_rounds(
         &prefetched,
         (
-            list.len(),
+            COPIES + list.len(),
             // A reader that cannot be opened leaves its thread's share to the shared one (the same state).
             || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
-            |reader, index| match reader {
-                Some(reader) => read_account(reader, &list[index]),
-                None => read_account(&shared_reader, &list[index]),
+            |reader, index| match index {
+                0 => {
+                    let bal = Bal::try_from(list.clone()).map(Arc::new).map_err(|e| e.to_string());
+                    let _ = converted.set(bal);
+                    Ok(None)
+                }
+                1 => {
+                    let _ = copied.set(list.clone());
+                    Ok(None)
+                }
+                index => match reader {
+                    Some(reader) => read_account(reader, &list[index - COPIES]),
+                    None => read_account(&shared_reader, &list[index - COPIES]),
+                }
+                .map(Some),
             },
         ),
-        |reads| match reads.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(accounts) => Some(PrefetchedState::from_reads(&state, accounts, started.elapsed())),
-            Err(error) => {
-                *read_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
-                None
+        |reads| {
+            if converted.get().is_some_and(Result::is_err) {
+                return None;
+            }
+            match reads.into_iter().filter_map(Result::transpose).collect::<Result<Vec<_>, _>>() {
+                Ok(accounts) => {
+                    Some(PrefetchedState::from_reads(&state, accounts, started.elapsed()))
+                }
+                Err(error) => {
+                    *read_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                    None
+                }
             }
         },
         (transactions.len(), || block_executor(spec, block, worker_state()), run),
@@ -222,9 +243,16 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         },
     );
     let Some(state) = prefetched.get() else {
+        if let Some(Err(error)) = converted.get() {
+            return Err(ExecutionError::Bal(format!("code in the list: {error}")));
+        }
         let error = read_error.into_inner().unwrap_or_else(PoisonError::into_inner);
         return Err(error.expect("the prefetch stopped on a read error").0.into());
     };
+    let bal = converted
+        .get()
+        .and_then(|bal| bal.as_ref().ok())
+        .expect("converted before the prefetch ended");
 
     // Index 0: the pre-execution system calls, on the coordinator, recorded by revm's list builder. (The
     // transactions did not wait for it: they read its writes from the list.)
@@ -300,7 +328,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         blob_gas_used: block_result.blob_gas_used,
         requests: block_result.requests,
         state: changes,
-        block_access_list: Some(block_access_list.clone()),
+        block_access_list: Some(copied.into_inner().unwrap_or_else(|| block_access_list.clone())),
         prefetch: Some(prefetch),
     };
     Ok((output, result))

@@ -71,7 +71,8 @@ fn take_turns<S, R>(
     work: impl Fn(&mut S, usize) -> R,
 ) -> Vec<(usize, R)> {
     let mut state = None;
-    let mut done = Vec::new();
+    // Room for every item: results can be large (a transaction's), and growing moves them.
+    let mut done = Vec::with_capacity(count);
     loop {
         let index = next.fetch_add(1, Ordering::Relaxed);
         if index >= count {
@@ -170,11 +171,15 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The results of every thread's turns, in index order.
+/// The results of every thread's turns, in index order: each put in its place (a sort would move large
+/// results many times).
 fn in_order<R>(per_thread: Vec<Vec<(usize, R)>>) -> Vec<R> {
-    let mut results: Vec<(usize, R)> = per_thread.into_iter().flatten().collect();
-    results.sort_unstable_by_key(|(index, _)| *index);
-    results.into_iter().map(|(_, result)| result).collect()
+    let count = per_thread.iter().map(Vec::len).sum();
+    let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(count).collect();
+    for (index, result) in per_thread.into_iter().flatten() {
+        slots[index] = Some(result);
+    }
+    slots.into_iter().map(|slot| slot.expect("every index once")).collect()
 }
 
 #[cfg(test)]
