@@ -131,8 +131,8 @@ pub enum ListMismatch {
 pub(crate) struct Checked {
     /// Existing accounts it self-destructed (their storage is wiped, which the list does not say).
     pub(crate) destroyed: Vec<Address>,
-    /// Whether its changes need revm's own bookkeeping to become post-state (an account deleted as empty, a
-    /// contract created over an existing account), which the post-state read off the list does not cover.
+    /// Whether its changes need revm's own bookkeeping to become post-state (an existing account deleted as
+    /// empty), which the post-state read off the list does not cover.
     pub(crate) unusual: bool,
 }
 
@@ -193,8 +193,9 @@ impl<'a> ListCheck<'a> {
             let position = self.account(index, *address)?;
             if is_destroyed(account) {
                 checked.destroyed.push(*address);
-            } else {
-                checked.unusual |= is_unusual(account);
+            } else if is_unusual(account) {
+                tracing::debug!(target: "exec::bal", index, %address, "An existing account left empty");
+                checked.unusual = true;
             }
             for written in unit_writes(account) {
                 self.check_write(index, *address, position, written)?;
@@ -455,15 +456,18 @@ fn is_destroyed(account: &Account) -> bool {
 }
 
 /// Whether revm's state bookkeeping does more with `account` (not destroyed) than set its fields and slots:
-/// an existing account deleted as empty (EIP-161), a contract created over an existing account. An account
-/// the transaction created where there was none is not: whatever it then does, self-destructing included, is
-/// all in its writes (checked by the differential suites).
+/// an existing account deleted as empty (EIP-161).
+///
+/// A contract created is not, whether there was an account (one holding only a balance: EIP-7610 makes the
+/// creation fail over a nonce, code or storage) or none: revm's cache moves an existing account to
+/// `InMemoryChange` without wiping its storage, so the bundle holds its new fields and the slots written,
+/// which are its writes in the list; whatever it then does, self-destructing included, is in its writes too.
+/// (The differential suites compare the two post-states on every block.)
 fn is_unusual(account: &Account) -> bool {
-    if account.is_created() && account.is_loaded_as_not_existing() {
-        return false;
-    }
-    account.is_created()
-        || (account.is_touched() && account.is_empty() && !account.is_loaded_as_not_existing())
+    account.is_touched()
+        && account.is_empty()
+        && !account.is_loaded_as_not_existing()
+        && !account.is_created()
 }
 
 #[cfg(test)]
