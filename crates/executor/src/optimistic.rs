@@ -3,35 +3,34 @@
 //!
 //! Workers take the transactions in block order and run each through a [`Recorder`], which keeps every
 //! account and slot the transaction read (a fresh `State` per transaction, so each first read reaches it),
-//! over [`SharedState`]: the parent state in one cache all threads share, with the values the coordinator has
-//! committed so far laid over it. The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)):
-//! fee payments would otherwise make every transaction depend on the one before. The coordinator, in order,
-//! compares the recorded reads with the state after the transactions before it: if every value is the same,
-//! the transaction would have run exactly the same way there, so its result is committed, with the fee added
-//! to the beneficiary as the mainnet handler adds it, and its values published to the workers. The one value
-//! allowed to differ is the balance of a plain transfer's recipient without code, which the transaction only
-//! adds to (Block-STM's lazy update of value transfers): the commit moves it by the difference. Otherwise (or
-//! when speculation failed, e.g. on a nonce the sender's earlier transaction bumps) the transaction is executed
-//! again, on the coordinator's state, sequentially. The block access list, when asked for, is built from the
-//! commits, as in every mode.
+//! over [`SharedState`]: the parent state in one cache all threads share, with the values committed so far
+//! laid over it. The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)): fee payments
+//! would otherwise make every transaction depend on the one before. A worker done with a transaction leaves
+//! its result in a waiting list and, if no other worker is committing, commits every result that is next in
+//! block order (there is no coordinator thread): it compares the recorded reads with the state after the
+//! transactions before it; if every value is the same, the transaction would have run exactly the same way
+//! there, so its result is committed, with the fee added to the beneficiary as the mainnet handler adds it,
+//! and its values published to the workers. The one value allowed to differ is the balance of a plain
+//! transfer's recipient without code, which the transaction only adds to (Block-STM's lazy update of value
+//! transfers): the commit moves it by the difference. Otherwise (or when speculation failed) the committer
+//! executes the transaction again on its state. A transaction whose sender's earlier transaction is not
+//! committed yet is not speculated at all (it would read a stale nonce): the committer executes it. The block
+//! access list, when asked for, is built from the commits, as in every mode.
 //!
 //! This is the speculate-and-repair core of Block-STM with a single version (the latest committed) instead of
-//! its multi-version memory and estimates: re-executions run on the coordinator, one at a time, so a contended
+//! its multi-version memory and estimates: re-executions run in the committer, one at a time, so a contended
 //! block (a chain of transactions from one sender) degrades towards sequential speed rather than below it
-//! (plus the wasted speculation).
+//! (plus the wasted speculation and the committer's per-transaction costs).
 
 use std::{
     cell::RefCell,
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
-        mpsc,
+        Mutex, PoisonError,
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
 };
 
-use alloy_evm::{
-    Evm,
-    block::{BlockExecutionError, BlockExecutor},
-};
+use alloy_evm::{Evm, block::BlockExecutor};
 use balnode_chainspec::ChainSpec;
 use balnode_primitives::{
     Address, B256, Block, KECCAK256_EMPTY, U256,
@@ -52,7 +51,7 @@ use crate::{
     execute::{BlockExecutionOutput, block_executor, finish_block},
     parallel::{Committer, Executed, supports_parallel_bal},
     prefetch::OpenReader,
-    schedule::run_dynamic,
+    schedule::{lock, run_dynamic},
     shared_state::{LatestView, SharedState, changed_keys},
 };
 
@@ -140,10 +139,11 @@ fn plain_transfer_recipient(
     .then_some(to)
 }
 
-/// A speculative result: the executed transaction, what it read, and the fee it owes the beneficiary.
+/// A speculative result: the executed transaction, what it read, and the fee it owes the beneficiary;
+/// `None` when speculation failed or was not tried (the committer executes the transaction).
 struct Speculated {
     index: usize,
-    outcome: Result<(Executed, ReadSet, U256), BlockExecutionError>,
+    outcome: Option<(Executed, ReadSet, U256)>,
 }
 
 /// How a block went in the optimistic mode.
@@ -151,7 +151,8 @@ struct Speculated {
 pub struct OptimisticStats {
     /// Transactions whose speculative result was committed.
     pub committed: u64,
-    /// Transactions executed again on the coordinator (stale reads, or speculation failed).
+    /// Transactions executed by the committer, in order: their reads went stale, their speculation failed,
+    /// or it was not tried (a sender's transaction while its earlier one was not committed).
     pub reexecuted: u64,
 }
 
@@ -212,55 +213,94 @@ pub fn execute_block_optimistic<P: StateProvider>(
     std::mem::swap(executor.evm_mut().db_mut(), &mut committer.state);
     let failed = AtomicBool::new(false);
     let reexecuted = AtomicU64::new(0);
-    let (results, received) = mpsc::channel::<Speculated>();
-    let (committer, outcome) = std::thread::scope(|scope| {
-        let (failed, reexecuted, shared) = (&failed, &reexecuted, &shared);
-        let coordinator = scope.spawn(move || {
-            let outcome = committer.commit_speculated_in_order(
-                spec,
-                block,
-                senders,
-                received,
-                (failed, reexecuted),
-                shared,
-            );
-            (committer, outcome)
-        });
-        // In block order, to whichever worker is free: a transaction then runs after most of those before
-        // it are committed, and reads their values.
-        run_dynamic(
-            transactions.len(),
-            || {
-                let mut worker = block_executor(spec, block, worker_state(shared));
-                worker.evm.defer_rewards();
-                (worker, results.clone())
-            },
-            |(worker, results), index| {
-                let (transaction, sender) = (&transactions[index], &senders[index]);
-                if failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                *worker.evm_mut().db_mut() = worker_state(shared);
-                let outcome = worker
+    // Speculative results wait here for their turn; whichever worker finds the commit lock free commits
+    // every result that is next in block order (no coordinator thread: on two cores a third thread only
+    // takes turns with the workers, and each result would wake it).
+    let waiting: Mutex<Vec<Option<Speculated>>> =
+        Mutex::new(std::iter::repeat_with(|| None).take(transactions.len()).collect());
+    let next = AtomicUsize::new(0);
+    // For each transaction, the block's transaction before it from the same sender.
+    let mut last_from = std::collections::HashMap::with_capacity(senders.len());
+    let earlier_from_sender: Vec<Option<usize>> = senders
+        .iter()
+        .enumerate()
+        .map(|(index, sender)| last_from.insert(*sender, index))
+        .collect();
+    let commits = Mutex::new((committer, Ok(())));
+    let commit_ready = || {
+        loop {
+            let Ok(mut guard) = commits.try_lock() else { return };
+            let (committer, outcome) = &mut *guard;
+            if outcome.is_ok() {
+                *outcome = committer.commit_ready(
+                    (spec, block, senders),
+                    (&waiting, &next),
+                    (&failed, &reexecuted),
+                    &shared,
+                );
+            }
+            drop(guard);
+            // A result that arrived while the lock was held, by a worker that then found it taken.
+            let next = next.load(Ordering::Acquire);
+            if failed.load(Ordering::Relaxed)
+                || !lock(&waiting).get(next).is_some_and(Option::is_some)
+            {
+                return;
+            }
+        }
+    };
+    // In block order, to whichever worker is free: a transaction then runs after most of those before it
+    // are committed, and reads their values.
+    run_dynamic(
+        transactions.len(),
+        || {
+            let mut worker = block_executor(spec, block, worker_state(&shared));
+            worker.evm.defer_rewards();
+            worker
+        },
+        |worker, index| {
+            let (transaction, sender) = (&transactions[index], &senders[index]);
+            if failed.load(Ordering::Relaxed) {
+                return;
+            }
+            // A sender's transaction before its earlier one is committed would read a stale nonce (and
+            // balance): a chain of them is left to the committer, in order, instead of each being executed
+            // twice (Block-STM makes such a transaction wait on the earlier one's estimate).
+            let outcome = if earlier_from_sender[index]
+                .is_some_and(|earlier| next.load(Ordering::Acquire) <= earlier)
+            {
+                None
+            } else {
+                *worker.evm_mut().db_mut() = worker_state(&shared);
+                worker
                     .execute_transaction_without_commit(Recovered::new_unchecked(
                         transaction,
                         *sender,
                     ))
+                    .ok()
                     .map(|output| {
                         let executed = Executed::new(worker, output, 0);
                         let reads =
                             std::mem::take(&mut *worker.evm.db().database.0.reads.borrow_mut());
                         let fee = worker.evm.deferred_reward().unwrap_or_default();
                         (executed, reads, fee)
-                    });
-                trace!(target: "exec::optimistic", index, ok = outcome.is_ok(), "Speculated transaction");
-                let _ = results.send(Speculated { index, outcome });
-            },
-        );
-        drop(results);
-        coordinator.join().expect("the coordinator does not panic")
-    });
-    let committer_stats = outcome?;
+                    })
+            };
+            trace!(target: "exec::optimistic", index, speculated = outcome.is_some(), "Speculated transaction");
+            lock(&waiting)[index] = Some(Speculated { index, outcome });
+            commit_ready();
+        },
+    );
+    // Every result is in: what is left to commit (a worker may have left the lock just before the last).
+    commit_ready();
+    let (committer, outcome) = commits.into_inner().unwrap_or_else(PoisonError::into_inner);
+    outcome?;
+    debug_assert_eq!(
+        next.load(Ordering::Acquire),
+        transactions.len(),
+        "every result was committed"
+    );
+    let committer_stats = reexecuted.load(Ordering::Relaxed);
     committer.hand_back(&mut executor);
     let output = finish_block(spec, block, executor)?;
     let stats = OptimisticStats {
@@ -275,97 +315,54 @@ impl<DB> Committer<DB>
 where
     DB: Database<Error = DatabaseError> + std::fmt::Debug,
 {
-    /// Validates and commits the speculative results in block order, executing again those whose reads
-    /// went stale, and publishes each commit's values to `shared`; returns how many were executed again.
-    fn commit_speculated_in_order(
+    /// Validates and commits, in block order, the speculative results waiting from `next` on, executing
+    /// again those whose reads went stale, and publishes each commit's values to `shared`; stops at the first
+    /// result not yet in. The number executed again is counted in `reexecuted`.
+    fn commit_ready(
         &mut self,
-        spec: &std::sync::Arc<ChainSpec>,
-        block: &Block,
-        senders: &[Address],
-        received: mpsc::Receiver<Speculated>,
+        (spec, block, senders): (&std::sync::Arc<ChainSpec>, &Block, &[Address]),
+        (waiting, next): (&Mutex<Vec<Option<Speculated>>>, &AtomicUsize),
         (failed, reexecuted): (&AtomicBool, &AtomicU64),
         shared: &SharedState<'_>,
-    ) -> Result<u64, ExecutionError> {
+    ) -> Result<(), ExecutionError> {
         let beneficiary = block.header.beneficiary;
         let transactions = &block.body.transactions;
-        let mut waiting: Vec<Option<Speculated>> =
-            std::iter::repeat_with(|| None).take(transactions.len()).collect();
-        self.receipts.reserve(transactions.len());
-        let mut next = 0;
-        for speculated in received {
-            let index = speculated.index;
-            waiting[index] = Some(speculated);
-            while let Some(speculated) = waiting.get_mut(next).and_then(Option::take) {
-                let transaction = &transactions[next];
-                let recipient = plain_transfer_recipient(transaction, senders[next], beneficiary);
-                let committed = self
-                    .check_block_gas(transaction, None)
-                    .map_err(ExecutionError::from_block(next, transaction))
-                    .and_then(|()| {
-                        let valid = match &speculated.outcome {
-                            Ok((_, reads, _)) => self.still_valid(reads, recipient)?,
-                            Err(_) => None,
-                        };
-                        match (speculated.outcome, valid) {
-                            (Ok((executed, _, fee)), Some(credit)) => {
-                                self.commit_with_fee(next, executed, (beneficiary, fee), credit)
-                            }
-                            _ => {
-                                reexecuted.fetch_add(1, Ordering::Relaxed);
-                                self.reexecute(spec, block, next, transaction, senders[next])
-                            }
+        if self.receipts.capacity() < transactions.len() {
+            self.receipts.reserve(transactions.len() - self.receipts.len());
+        }
+        loop {
+            let index = next.load(Ordering::Relaxed);
+            let Some(speculated) = lock(waiting).get_mut(index).and_then(Option::take) else {
+                return Ok(());
+            };
+            debug_assert_eq!(speculated.index, index);
+            let transaction = &transactions[index];
+            let recipient = plain_transfer_recipient(transaction, senders[index], beneficiary);
+            let committed = self
+                .check_block_gas(transaction, None)
+                .map_err(ExecutionError::from_block(index, transaction))
+                .and_then(|()| {
+                    let valid = match &speculated.outcome {
+                        Some((_, reads, _)) => still_valid(&mut self.state, reads, recipient)?,
+                        None => None,
+                    };
+                    match (speculated.outcome, valid) {
+                        (Some((executed, _, fee)), Some(credit)) => {
+                            self.commit_with_fee(index, executed, (beneficiary, fee), credit)
                         }
-                    })
-                    .and_then(|keys| shared.publish(&keys, &mut self.state).map_err(state_error));
-                if let Err(error) = committed {
-                    failed.store(true, Ordering::Relaxed);
-                    return Err(error);
-                }
-                next += 1;
+                        _ => {
+                            reexecuted.fetch_add(1, Ordering::Relaxed);
+                            self.reexecute(spec, block, index, transaction, senders[index])
+                        }
+                    }
+                })
+                .and_then(|keys| shared.publish(&keys, &mut self.state).map_err(state_error));
+            if let Err(error) = committed {
+                failed.store(true, Ordering::Relaxed);
+                return Err(error);
             }
+            next.store(index + 1, Ordering::Release);
         }
-        debug_assert_eq!(next, transactions.len(), "every result was received");
-        Ok(reexecuted.load(Ordering::Relaxed))
-    }
-
-    /// Whether every value the transaction read is still the value here: `None` if not. The balance of
-    /// `recipient` (see [`plain_transfer_recipient`]) may differ: the transaction only added to it, so its
-    /// result stands with the balance moved by the difference, returned as `(recipient, balance it read,
-    /// balance now)`.
-    fn still_valid(
-        &mut self,
-        reads: &ReadSet,
-        recipient: Option<Address>,
-    ) -> Result<Option<Option<Credit>>, ExecutionError> {
-        let mut credit = None;
-        for (address, fields) in &reads.accounts {
-            let current = self.state.basic(*address).map_err(state_error)?;
-            let current = current.map(|info| (info.balance, info.nonce, info.code_hash));
-            if current == *fields {
-                continue;
-            }
-            // A plain transfer's recipient without code, the same but for its balance.
-            if Some(*address) == recipient
-                && let (Some((read, nonce, code_hash)), Some((now, current_nonce, current_hash))) =
-                    (fields, current)
-                && *nonce == current_nonce
-                && *code_hash == current_hash
-                && *code_hash == KECCAK256_EMPTY
-            {
-                credit = Some(Credit { address: *address, read: *read, now });
-                continue;
-            }
-            trace!(target: "exec::optimistic", %address, ?current, read = ?fields, "Stale account read");
-            return Ok(None);
-        }
-        for (address, slot, value) in &reads.storage {
-            let current = self.state.storage(*address, *slot).map_err(state_error)?;
-            if current != *value {
-                trace!(target: "exec::optimistic", %address, %slot, %current, read = %value, "Stale slot read");
-                return Ok(None);
-            }
-        }
-        Ok(Some(credit))
     }
 
     /// Commits a validated speculative result, paying the beneficiary the fee the mainnet handler would have
@@ -422,6 +419,46 @@ where
         self.commit(index, executed);
         Ok(keys)
     }
+}
+
+/// Whether every value the transaction read is still the value here: `None` if not. The balance of
+/// `recipient` (see [`plain_transfer_recipient`]) may differ: the transaction only added to it, so its
+/// result stands with the balance moved by the difference, returned as `(recipient, balance it read,
+/// balance now)`.
+fn still_valid<DB: Database<Error = DatabaseError>>(
+    state: &mut State<DB>,
+    reads: &ReadSet,
+    recipient: Option<Address>,
+) -> Result<Option<Option<Credit>>, ExecutionError> {
+    let mut credit = None;
+    for (address, fields) in &reads.accounts {
+        let current = state.basic(*address).map_err(state_error)?;
+        let current = current.map(|info| (info.balance, info.nonce, info.code_hash));
+        if current == *fields {
+            continue;
+        }
+        // A plain transfer's recipient without code, the same but for its balance.
+        if Some(*address) == recipient
+            && let (Some((read, nonce, code_hash)), Some((now, current_nonce, current_hash))) =
+                (fields, current)
+            && *nonce == current_nonce
+            && *code_hash == current_hash
+            && *code_hash == KECCAK256_EMPTY
+        {
+            credit = Some(Credit { address: *address, read: *read, now });
+            continue;
+        }
+        trace!(target: "exec::optimistic", %address, ?current, read = ?fields, "Stale account read");
+        return Ok(None);
+    }
+    for (address, slot, value) in &reads.storage {
+        let current = state.storage(*address, *slot).map_err(state_error)?;
+        if current != *value {
+            trace!(target: "exec::optimistic", %address, %slot, %current, read = %value, "Stale slot read");
+            return Ok(None);
+        }
+    }
+    Ok(Some(credit))
 }
 
 fn state_error(

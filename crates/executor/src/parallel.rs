@@ -316,7 +316,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         Some(changes) => (changes, result),
         None => {
             debug!(target: "exec::bal", number = block.header.number, "Post-state by committing every transaction");
-            (post_state_by_commit(spec, block, state, &bal, states)?, None)
+            (post_state_by_commit(spec, block, state, bal, states)?, None)
         }
     };
     let committed = started.elapsed();

@@ -1,15 +1,15 @@
 //! The state the optimistic mode's threads read: the parent state through one cache they all share, and the
-//! values the coordinator has committed so far laid over it for the workers.
+//! values the committer has committed so far laid over it for the workers.
 //!
 //! Without a shared cache every speculative transaction (each on a fresh `State`, so that its reads can be
 //! recorded) read every account and slot from the store again and analysed every contract's code again.
 //! Here each is read once per block, by whichever thread first needs it, on that thread's own store reader,
 //! and code is analysed once. The committed values let a transaction speculate on the state after the
 //! transactions already committed rather than on the parent state: a transaction that reads what an earlier
-//! one wrote then usually validates instead of executing again on the coordinator.
+//! one wrote then usually validates instead of executing again in the committer.
 //!
 //! What a worker reads may mix values committed at different times; that costs nothing in correctness: the
-//! coordinator validates every value a transaction read against its own state before the transaction.
+//! committer validates every value a transaction read against its own state before the transaction.
 
 use balnode_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use balnode_storage_api::StateProvider;
@@ -23,7 +23,7 @@ use crate::database::{DatabaseError, StateProviderDatabase};
 
 /// The parent state shared by a block's threads, with the committed values over it (see the module docs).
 pub(crate) struct SharedState<'r> {
-    /// The reader of threads without one of their own (and of the coordinator).
+    /// The reader of threads without one of their own (and of the committer).
     shared: StateProviderDatabase<&'r dyn StateProvider>,
     /// One reader per pool thread: a store reader shared by threads may serialise them.
     readers: Vec<StateProviderDatabase<Box<dyn StateProvider>>>,
@@ -63,7 +63,7 @@ impl<'r> SharedState<'r> {
         }
     }
 
-    /// The parent state only (the coordinator's view: its own `State` holds what it committed).
+    /// The parent state only (the committer's view: its own `State` holds what it committed).
     pub(crate) const fn parent(&self) -> ParentView<'_, 'r> {
         ParentView(self)
     }
@@ -73,7 +73,7 @@ impl<'r> SharedState<'r> {
         LatestView(self)
     }
 
-    /// Publishes the values `changes` (a committed transaction's) left in `state`, the coordinator's state
+    /// Publishes the values `changes` (a committed transaction's) left in `state`, the committer's state
     /// after the commit, for the workers to read.
     pub(crate) fn publish<D: revm::Database>(
         &self,
