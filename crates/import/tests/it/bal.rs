@@ -24,7 +24,7 @@ use balnode_import::{
 use balnode_primitives::{
     Address, Bytes, U256,
     consensus::transaction::SignerRecoverable,
-    eips::eip7928::{AccountChanges, BlockAccessIndex, NonceChange},
+    eips::eip7928::{AccountChanges, BlockAccessIndex, CodeChange, NonceChange},
     rlp::Encodable,
 };
 use balnode_storage_api::{BlockReader, ChainInfoReader};
@@ -193,6 +193,30 @@ fn generated_lists_import_again_and_a_changed_one_is_refused() {
     assert!(
         matches!(direct, Some(ListMismatch::MissingWrite { index, address: a, .. }) if index == last && a == address),
         "{direct:?}"
+    );
+    // Code revm cannot take (a malformed EIP-7702 delegation): the BAL-parallel run refuses the list before
+    // executing anything (the copy for revm's view is made with the prefetch), and the import, which then
+    // executes the block sequentially, names the code change the block does not make.
+    let mut list = record_list(&records[victim]);
+    let account = list.iter_mut().find(|a| a.code_changes.is_empty()).unwrap();
+    account.code_changes.push(CodeChange::new(
+        BlockAccessIndex(1),
+        Bytes::from_static(&[0xef, 0x01, 0x00, 0x01, 0x02, 0x03]),
+    ));
+    let (difference, direct) =
+        refused_in_bal_mode(&spec, &records, victim, &list, tmp.path(), true);
+    assert!(difference.contains("code_changes"), "{difference}");
+    assert_eq!(direct, None);
+    let block = &records[victim].block;
+    let senders: Vec<Address> =
+        block.body.transactions.iter().map(|tx| tx.recover_signer().unwrap()).collect();
+    let store = fresh_store(&spec, &tmp.path().join("code"));
+    let latest = store.provider().unwrap().into_latest().unwrap();
+    let direct = execute_block_parallel_bal(&spec, block, &senders, &latest, &list, None);
+    assert!(
+        matches!(&direct, Err(ExecutionError::Bal(message)) if message.contains("code in the list")),
+        "{:?}",
+        direct.err()
     );
     // A misordered list: refused by the structural check before any state is read.
     let mut list = record_list(&records[victim]);
