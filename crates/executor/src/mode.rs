@@ -17,7 +17,7 @@ pub enum ExecMode {
     Optimistic,
     /// [`ExecMode::Bal`] when the block has a list and more than one transaction and there are at least two
     /// workers, else sequential. (Not [`ExecMode::Optimistic`]: on the mainnet corpus it is faster than
-    /// sequential execution at two threads overall, 0.88–0.96 of its time, but 2–3 times slower on blocks that
+    /// sequential execution at two threads overall, 0.88–0.96 of its time, but 1.8–3 times slower on blocks that
     /// chain transactions from one sender, which it commits serially; see `docs/REPLAY.md`.)
     #[default]
     Auto,
