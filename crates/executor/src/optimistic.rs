@@ -142,7 +142,6 @@ fn plain_transfer_recipient(
 /// A speculative result: the executed transaction, what it read, and the fee it owes the beneficiary;
 /// `None` when speculation failed or was not tried (the committer executes the transaction).
 struct Speculated {
-    index: usize,
     outcome: Option<(Executed, ReadSet, U256)>,
 }
 
@@ -287,7 +286,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
                     })
             };
             trace!(target: "exec::optimistic", index, speculated = outcome.is_some(), "Speculated transaction");
-            lock(&waiting)[index] = Some(Speculated { index, outcome });
+            lock(&waiting)[index] = Some(Speculated { outcome });
             commit_ready();
         },
     );
@@ -335,7 +334,6 @@ where
             let Some(speculated) = lock(waiting).get_mut(index).and_then(Option::take) else {
                 return Ok(());
             };
-            debug_assert_eq!(speculated.index, index);
             let transaction = &transactions[index];
             let recipient = plain_transfer_recipient(transaction, senders[index], beneficiary);
             let committed = self
