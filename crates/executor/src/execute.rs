@@ -282,13 +282,34 @@ pub(crate) fn block_executor<'a, DB: alloy_evm::Database>(
     block: &'a Block,
     db: DB,
 ) -> BlockExec<'a, DB> {
-    let evm = build_evm(spec, block_evm_env(spec, &block.header), db);
-    EthBlockExecutor::new(
-        evm,
-        block_ctx(block),
-        ExecutorSpec(spec.clone()),
-        AlloyReceiptBuilder::default(),
+    executor_with_ctx(spec, block, db, block_ctx(block))
+}
+
+/// [`block_executor`] for a worker, which executes transactions without committing them: it keeps no
+/// receipts, so room for the block's receipts is not reserved (alloy-evm reserves it from the context's
+/// hint: a transaction's worth of memory for each of the block's transactions, freed again with the
+/// executor, which showed when one was built per transaction).
+pub(crate) fn worker_executor<'a, DB: alloy_evm::Database>(
+    spec: &Arc<ChainSpec>,
+    block: &'a Block,
+    db: DB,
+) -> BlockExec<'a, DB> {
+    executor_with_ctx(
+        spec,
+        block,
+        db,
+        EthBlockExecutionCtx { tx_count_hint: None, ..block_ctx(block) },
     )
+}
+
+fn executor_with_ctx<'a, DB: alloy_evm::Database>(
+    spec: &Arc<ChainSpec>,
+    block: &'a Block,
+    db: DB,
+    ctx: EthBlockExecutionCtx<'a>,
+) -> BlockExec<'a, DB> {
+    let evm = build_evm(spec, block_evm_env(spec, &block.header), db);
+    EthBlockExecutor::new(evm, ctx, ExecutorSpec(spec.clone()), AlloyReceiptBuilder::default())
 }
 
 /// What alloy-evm's block executor needs of `block` for its system calls, withdrawals and rewards.

@@ -48,11 +48,11 @@ use tracing::{debug, trace};
 use crate::{
     ExecutionError,
     database::DatabaseError,
-    execute::{BlockExecutionOutput, block_executor, finish_block},
+    execute::{BlockExec, BlockExecutionOutput, block_executor, finish_block, worker_executor},
     parallel::{Committer, Executed, supports_parallel_bal},
     prefetch::OpenReader,
     schedule::{lock, run_dynamic},
-    shared_state::{LatestView, SharedState, changed_keys},
+    shared_state::{LatestView, ParentView, SharedState, changed_keys},
 };
 
 /// An account's balance, nonce and code hash; `None`: it does not exist.
@@ -253,7 +253,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
     run_dynamic(
         transactions.len(),
         || {
-            let mut worker = block_executor(spec, block, worker_state(&shared));
+            let mut worker = worker_executor(spec, block, worker_state(&shared));
             worker.evm.defer_rewards();
             worker
         },
@@ -310,10 +310,10 @@ pub fn execute_block_optimistic<P: StateProvider>(
     Ok((output, stats))
 }
 
-impl<DB> Committer<DB>
-where
-    DB: Database<Error = DatabaseError> + std::fmt::Debug,
-{
+/// The committer's state: what it committed over the parent state.
+type CommitterState<'s, 'r> = State<WrapDatabaseRef<ParentView<'s, 'r>>>;
+
+impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
     /// Validates and commits, in block order, the speculative results waiting from `next` on, executing
     /// again those whose reads went stale, and publishes each commit's values to `shared`; stops at the first
     /// result not yet in. The number executed again is counted in `reexecuted`.
@@ -322,9 +322,11 @@ where
         (spec, block, senders): (&std::sync::Arc<ChainSpec>, &Block, &[Address]),
         (waiting, next): (&Mutex<Vec<Option<Speculated>>>, &AtomicUsize),
         (failed, reexecuted): (&AtomicBool, &AtomicU64),
-        shared: &SharedState<'_>,
+        shared: &'s SharedState<'r>,
     ) -> Result<(), ExecutionError> {
         let beneficiary = block.header.beneficiary;
+        // The executor of this drain's re-executions, built on the first.
+        let mut again = None;
         let transactions = &block.body.transactions;
         if self.receipts.capacity() < transactions.len() {
             self.receipts.reserve(transactions.len() - self.receipts.len());
@@ -350,7 +352,12 @@ where
                         }
                         _ => {
                             reexecuted.fetch_add(1, Ordering::Relaxed);
-                            self.reexecute(spec, block, index, transaction, senders[index])
+                            let sender = senders[index];
+                            self.reexecute(
+                                &mut again,
+                                (spec, block, shared),
+                                (index, transaction, sender),
+                            )
                         }
                     }
                 })
@@ -397,22 +404,31 @@ where
         Ok(keys)
     }
 
-    /// Executes transaction `index` again, on this state, and commits it; returns what it changed.
-    fn reexecute(
+    /// Executes transaction `index` again, on this state, and commits it; returns what it changed. `again`
+    /// is the executor of the re-executions of one drain of the waiting list, built on the first: an
+    /// executor is not `Send`, so it cannot be kept under the commit lock, which any worker may take, and
+    /// building one per transaction made a chain of one sender's transfers (each executed here) three times
+    /// slower than sequential execution.
+    fn reexecute<'b>(
         &mut self,
-        spec: &std::sync::Arc<ChainSpec>,
-        block: &Block,
-        index: usize,
-        transaction: &TxEnvelope,
-        sender: Address,
+        again: &mut Option<BlockExec<'b, CommitterState<'s, 'r>>>,
+        (spec, block, shared): (&std::sync::Arc<ChainSpec>, &'b Block, &'s SharedState<'r>),
+        (index, transaction, sender): (usize, &TxEnvelope, Address),
     ) -> Result<Vec<(Address, Vec<U256>)>, ExecutionError> {
-        let executed = {
-            let mut executor = block_executor(spec, block, &mut self.state);
-            let output = executor
-                .execute_transaction_without_commit(Recovered::new_unchecked(transaction, sender))
-                .map_err(ExecutionError::from_block(index, transaction))?;
-            Executed::new(&executor, output, 0)
-        };
+        let executor = again.get_or_insert_with(|| {
+            worker_executor(
+                spec,
+                block,
+                State::builder().with_database_ref(shared.parent()).build(),
+            )
+        });
+        // The executor runs on this state, and hands it back whatever the outcome.
+        std::mem::swap(executor.evm_mut().db_mut(), &mut self.state);
+        let executed = executor
+            .execute_transaction_without_commit(Recovered::new_unchecked(transaction, sender))
+            .map(|output| Executed::new(executor, output, 0));
+        std::mem::swap(executor.evm_mut().db_mut(), &mut self.state);
+        let executed = executed.map_err(ExecutionError::from_block(index, transaction))?;
         let keys = changed_keys(&executed.state);
         self.commit(index, executed);
         Ok(keys)

@@ -67,7 +67,7 @@ use crate::{
     database::StateProviderDatabase,
     execute::{
         BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_execution,
-        transact_bal_v5_7,
+        transact_bal_v5_7, worker_executor,
     },
     list_check::{Checked, ListCheck, ListMismatch},
     prefetch::{OpenReader, PrefetchedState, read_account},
@@ -230,7 +230,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                 }
             }
         },
-        (transactions.len(), || block_executor(spec, block, worker_state()), run),
+        (transactions.len(), || worker_executor(spec, block, worker_state()), run),
         // The post-state as the list gives it, and the caller's work on it, while the last transactions run.
         || {
             let prefetched = prefetched.get().expect("the second round runs after the prefetch");
