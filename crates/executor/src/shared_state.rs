@@ -13,13 +13,17 @@
 
 use balnode_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use balnode_storage_api::StateProvider;
-use dashmap::DashMap;
 use revm::{
     database_interface::DatabaseRef,
+    primitives::map::DefaultHashBuilder,
     state::{AccountInfo, Bytecode, EvmState},
 };
 
 use crate::database::{DatabaseError, StateProviderDatabase};
+
+/// A map the block's threads share, with alloy's fast hasher (dashmap's default, SipHash, showed in the
+/// optimistic mode's profile: every read of a worker's transaction looks up one or two of these).
+type DashMap<K, V> = dashmap::DashMap<K, V, DefaultHashBuilder>;
 
 /// The parent state shared by a block's threads, with the committed values over it (see the module docs).
 pub(crate) struct SharedState<'r> {
@@ -55,11 +59,11 @@ impl<'r> SharedState<'r> {
         Self {
             shared: StateProviderDatabase(shared),
             readers: readers.into_iter().map(StateProviderDatabase).collect(),
-            accounts: DashMap::new(),
-            code: DashMap::new(),
-            storage: DashMap::new(),
-            committed_accounts: DashMap::new(),
-            committed_storage: DashMap::new(),
+            accounts: DashMap::default(),
+            code: DashMap::default(),
+            storage: DashMap::default(),
+            committed_accounts: DashMap::default(),
+            committed_storage: DashMap::default(),
         }
     }
 
