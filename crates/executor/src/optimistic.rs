@@ -25,7 +25,7 @@
 use std::{
     cell::RefCell,
     sync::{
-        Mutex, PoisonError,
+        Mutex, PoisonError, RwLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
 };
@@ -35,6 +35,7 @@ use balnode_chainspec::ChainSpec;
 use balnode_primitives::{
     Address, B256, Block, KECCAK256_EMPTY, U256,
     consensus::{Transaction, TxEnvelope, transaction::Recovered},
+    primitives::map::{AddressMap, AddressSet},
 };
 use balnode_storage_api::StateProvider;
 use revm::{
@@ -145,6 +146,54 @@ struct Speculated {
     outcome: Option<(Executed, ReadSet, U256)>,
 }
 
+/// The contracts whose calls keep conflicting in this block (a counter every call increments, say): a call
+/// to one of them is not speculated, as its speculative result would most likely be thrown away; the
+/// committer executes it, in order, while the workers speculate the other transactions. Block-STM gets the
+/// same from its estimates (a transaction that read an aborted one's write waits for it); here it is learnt
+/// from the block's own conflicts.
+#[derive(Debug, Default)]
+struct Contention {
+    hot: RwLock<AddressSet>,
+}
+
+impl Contention {
+    /// Whether calls to `to` are not worth speculating.
+    fn is_hot(&self, to: Option<Address>) -> bool {
+        to.is_some_and(|to| {
+            let hot = self.hot.read().unwrap_or_else(PoisonError::into_inner);
+            !hot.is_empty() && hot.contains(&to)
+        })
+    }
+}
+
+/// Per called address, how many speculative results were committed and how many went stale (kept by the
+/// committer, under the commit lock).
+#[derive(Debug, Default)]
+struct ContentionCounts(AddressMap<(u32, u32)>);
+
+impl ContentionCounts {
+    /// Conflicts before an address can be hot: one stale result is no pattern.
+    const MIN_STALE: u32 = 2;
+
+    /// Counts a speculative result of a call to `to`; makes `to` hot in `contention` once its results went
+    /// stale at least [`Self::MIN_STALE`] times and more often than not.
+    fn count(&mut self, to: Option<Address>, valid: bool, contention: &Contention) {
+        let Some(to) = to else { return };
+        let (committed, stale) = self.0.entry(to).or_default();
+        if valid {
+            *committed += 1;
+            return;
+        }
+        *stale += 1;
+        if *stale >= Self::MIN_STALE && *stale > *committed {
+            let mut hot = contention.hot.write().unwrap_or_else(PoisonError::into_inner);
+            if hot.insert(to) {
+                debug!(target: "exec::optimistic", %to, committed = *committed, stale = *stale, "Calls no longer speculated");
+            }
+        }
+    }
+}
+
 /// How a block went in the optimistic mode.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OptimisticStats {
@@ -225,17 +274,18 @@ pub fn execute_block_optimistic<P: StateProvider>(
         .enumerate()
         .map(|(index, sender)| last_from.insert(*sender, index))
         .collect();
-    let commits = Mutex::new((committer, Ok(())));
+    let contention = Contention::default();
+    let commits = Mutex::new((committer, Ok(()), ContentionCounts::default()));
     let commit_ready = || {
         loop {
             let Ok(mut guard) = commits.try_lock() else { return };
-            let (committer, outcome) = &mut *guard;
+            let (committer, outcome, counts) = &mut *guard;
             if outcome.is_ok() {
                 *outcome = committer.commit_ready(
                     (spec, block, senders),
                     (&waiting, &next),
                     (&failed, &reexecuted),
-                    &shared,
+                    (&shared, counts, &contention),
                 );
             }
             drop(guard);
@@ -267,6 +317,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
             // twice (Block-STM makes such a transaction wait on the earlier one's estimate).
             let outcome = if earlier_from_sender[index]
                 .is_some_and(|earlier| next.load(Ordering::Acquire) <= earlier)
+                || contention.is_hot(transaction.to())
             {
                 None
             } else {
@@ -292,7 +343,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
     );
     // Every result is in: what is left to commit (a worker may have left the lock just before the last).
     commit_ready();
-    let (committer, outcome) = commits.into_inner().unwrap_or_else(PoisonError::into_inner);
+    let (committer, outcome, _) = commits.into_inner().unwrap_or_else(PoisonError::into_inner);
     outcome?;
     debug_assert_eq!(
         next.load(Ordering::Acquire),
@@ -322,7 +373,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
         (spec, block, senders): (&std::sync::Arc<ChainSpec>, &Block, &[Address]),
         (waiting, next): (&Mutex<Vec<Option<Speculated>>>, &AtomicUsize),
         (failed, reexecuted): (&AtomicBool, &AtomicU64),
-        shared: &'s SharedState<'r>,
+        (shared, counts, contention): (&'s SharedState<'r>, &mut ContentionCounts, &Contention),
     ) -> Result<(), ExecutionError> {
         let beneficiary = block.header.beneficiary;
         // The executor of this drain's re-executions, built on the first.
@@ -346,6 +397,9 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
                         Some((_, reads, _)) => still_valid(&mut self.state, reads, recipient)?,
                         None => None,
                     };
+                    if speculated.outcome.is_some() {
+                        counts.count(transaction.to(), valid.is_some(), contention);
+                    }
                     match (speculated.outcome, valid) {
                         (Some((executed, _, fee)), Some(credit)) => {
                             self.commit_with_fee(index, executed, (beneficiary, fee), credit)
