@@ -232,9 +232,10 @@ fn main() -> ExitCode {
 struct ExecArgs {
     /// Execution mode: `sequential`; `bal` (transactions in parallel, driven by the block's access list;
     /// blocks without one run sequentially); `optimistic` (speculatively in parallel, validated in order,
-    /// stale ones re-executed; blocks with a list run as `bal`); `auto` (`bal` for blocks with a list and more
-    /// than one transaction when there are two workers or more, else sequential). Every mode gives the
-    /// sequential result.
+    /// stale ones re-executed; blocks with a list run as `bal`); `auto` (on two workers or more: `bal` for
+    /// blocks with a list and more than one transaction, `optimistic` for blocks without one that have at
+    /// least 4 transactions and are not mostly chains of one sender's transactions; else sequential). Every
+    /// mode gives the sequential result.
     #[arg(long, value_name = "MODE", default_value = "auto")]
     exec: ExecMode,
     /// Worker threads of the parallel modes (default: one per core).

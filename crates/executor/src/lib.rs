@@ -50,7 +50,7 @@ pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
 pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
 pub use list_check::{ListMismatch, Written};
-pub use mode::{ExecMode, Strategy, UnknownExecMode};
+pub use mode::{BlockShape, ExecMode, Strategy, UnknownExecMode};
 pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};
 pub use parallel::{
     PostStateWork, execute_block_parallel_bal, execute_block_parallel_bal_with,

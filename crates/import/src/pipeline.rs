@@ -15,7 +15,7 @@ use std::{
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_consensus::{AncestorHeaders, ConsensusError};
 use balnode_executor::{
-    BlockExecutionOutput, ExecMode, ExecutionError, Strategy, execute_block_optimistic,
+    BlockExecutionOutput, BlockShape, ExecMode, ExecutionError, Strategy, execute_block_optimistic,
     execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
     first_output_difference, supports_optimistic, supports_parallel_bal, worker_pool,
 };
@@ -434,11 +434,9 @@ impl Importer {
         let strategy = if self.execution.differential {
             Strategy::Sequential
         } else {
-            self.execution.mode.strategy(
-                block.body.transactions.len(),
-                carried.is_some(),
-                self.execution.threads(),
-            )
+            self.execution
+                .mode
+                .strategy(BlockShape::new(&senders, carried.is_some()), self.execution.threads())
         };
         let started = Instant::now();
         // The incremental root of a post-state over the parent's; in BAL mode computed on the list's
