@@ -28,9 +28,9 @@ use std::{
 
 use balnode_chainspec::ChainSpec;
 use balnode_executor::{
-    BlockExecutionOutput, ExecutionError, OpenReader, execute_block_optimistic,
-    execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
-    supports_optimistic, supports_parallel_bal, worker_pool,
+    BlockExecutionOutput, BlockShape, ExecutionError, OpenReader, Strategy,
+    execute_block_optimistic, execute_block_parallel_bal, execute_block_parallel_bal_with,
+    execute_block_with_bal, supports_optimistic, supports_parallel_bal, worker_pool,
 };
 use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
 use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderResult, StateProvider};
@@ -215,8 +215,54 @@ pub struct BlockBench {
     pub sequential_in_memory_ms: f64,
     /// Each configuration's times.
     pub modes: Vec<ModeTimes>,
+    /// The mode `--exec auto` runs the block in on two workers, with its access list and without one (a
+    /// block a strategy does not support runs sequentially, as in the importer).
+    pub auto: AutoChoice,
     /// Anything odd: gas that differs between revm and the executor, a failed execution.
     pub notes: Vec<String>,
+}
+
+/// What `--exec auto` picks for a block on two workers.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AutoChoice {
+    /// With the block's access list.
+    pub with_list: &'static str,
+    /// Without it.
+    pub without_list: &'static str,
+}
+
+impl AutoChoice {
+    fn of(spec: &ChainSpec, bundle: &Bundle) -> Self {
+        let block = &bundle.block;
+        let pick = |has_list: bool| match balnode_executor::ExecMode::Auto
+            .strategy(BlockShape::new(&bundle.senders, has_list), 2)
+        {
+            Strategy::Bal if supports_parallel_bal(spec, block) => ExecMode::Bal.name(),
+            Strategy::Optimistic if supports_optimistic(spec, block) => ExecMode::Optimistic.name(),
+            _ => ExecMode::Sequential.name(),
+        };
+        Self { with_list: pick(true), without_list: pick(false) }
+    }
+}
+
+/// `--exec auto` on two workers over the corpus: each block's time in the mode auto picks for it (the
+/// sequential reference itself for the blocks it runs sequentially).
+#[derive(Debug, Clone, Serialize)]
+pub struct AutoRow {
+    /// Whether the blocks come with their access lists.
+    pub with_lists: bool,
+    /// `warm` or `cold`.
+    pub cache: &'static str,
+    /// Total gas over total time (prefetch and execution).
+    pub mgas_per_s: f64,
+    /// Total time over sequential's at 1 thread with the same cache.
+    pub ratio_to_sequential: f64,
+    /// Blocks auto runs in parallel.
+    pub parallel_blocks: usize,
+    /// The slowest of them against sequential: `(block, speedup)`.
+    pub slowest: Option<(u64, f64)>,
+    /// Those whose speedup is below 0.9.
+    pub below_0_9: Vec<u64>,
 }
 
 /// One summary row: a configuration over the whole corpus.
@@ -277,6 +323,8 @@ pub struct BenchReport {
     pub summary_to_root: Vec<SummaryRow>,
     /// The same from the fastest runs.
     pub summary_to_root_best: Vec<SummaryRow>,
+    /// `--exec auto` on two workers, with and without the access lists, from the median runs.
+    pub auto: Vec<AutoRow>,
     /// From the critical paths.
     pub ideal_speedup: IdealSpeedup,
 }
@@ -594,6 +642,7 @@ pub fn run_bench(
             sequential_in_memory_ms: ms(in_memory),
             code_analysis_ms: ms(median(analysis_times)),
             modes,
+            auto: AutoChoice::of(spec, &bundle),
             notes,
         });
     }
@@ -719,6 +768,7 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
     };
     let in_memory_ms: f64 = blocks.iter().map(|block| block.sequential_in_memory_ms).sum();
     let analysis_ms: f64 = blocks.iter().map(|block| block.code_analysis_ms).sum();
+    let auto = auto_rows(&blocks, total_gas);
     BenchReport {
         revm_with_code_analysis_mgas_per_s: mgas_of(revm_ms + analysis_ms),
         sequential_in_memory_mgas_per_s: mgas_of(in_memory_ms),
@@ -730,8 +780,60 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
         summary_best,
         summary_to_root,
         summary_to_root_best,
+        auto,
         ideal_speedup,
     }
+}
+
+/// The [`AutoRow`]s of the corpus, for each cache measured.
+fn auto_rows(blocks: &[BlockBench], total_gas: u64) -> Vec<AutoRow> {
+    let time = |block: &BlockBench, mode: &str, threads: usize, cache: &str| {
+        block
+            .modes
+            .iter()
+            .find(|times| times.mode == mode && times.threads == threads && times.cache == cache)
+            .map(|times| times.prefetch_ms + times.execute_ms)
+    };
+    let mut rows = Vec::new();
+    for cache in ["warm", "cold"] {
+        for with_lists in [true, false] {
+            let (mut total, mut sequential_total, mut parallel_blocks) = (0.0, 0.0, 0);
+            let mut speedups = Vec::new();
+            for block in blocks {
+                let Some(sequential) = time(block, ExecMode::Sequential.name(), 1, cache) else {
+                    continue;
+                };
+                let mode = if with_lists { block.auto.with_list } else { block.auto.without_list };
+                let chosen = if mode == ExecMode::Sequential.name() {
+                    sequential
+                } else {
+                    let Some(chosen) = time(block, mode, 2, cache) else { continue };
+                    parallel_blocks += 1;
+                    speedups.push((block.number, sequential / chosen));
+                    chosen
+                };
+                total += chosen;
+                sequential_total += sequential;
+            }
+            if sequential_total == 0.0 {
+                continue;
+            }
+            rows.push(AutoRow {
+                with_lists,
+                cache,
+                mgas_per_s: total_gas as f64 / 1e3 / total,
+                ratio_to_sequential: total / sequential_total,
+                parallel_blocks,
+                slowest: speedups.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)),
+                below_0_9: speedups
+                    .iter()
+                    .filter(|(_, speedup)| *speedup < 0.9)
+                    .map(|(number, _)| *number)
+                    .collect(),
+            });
+        }
+    }
+    rows
 }
 
 /// One Markdown row per summary row.
@@ -800,6 +902,29 @@ impl BenchReport {
             );
             let _ = writeln!(out, "|---|---:|---|---:|---:|---:|");
             write_rows(&mut out, rows);
+        }
+        let _ = writeln!(
+            out,
+            "\n`--exec auto` on 2 threads, each block in the mode auto picks (medians):\n\n\
+             | blocks | cache | Mgas/s | time / sequential | parallel blocks | slowest (block: speedup) | below 0.9× |\n\
+             |---|---|---:|---:|---:|---|---|"
+        );
+        for row in &self.auto {
+            let slowest = row.slowest.map_or_else(
+                || "-".to_owned(),
+                |(number, speedup)| format!("{number}: {speedup:.2}"),
+            );
+            let below: Vec<String> = row.below_0_9.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:.2} | {} | {slowest} | {} |",
+                if row.with_lists { "with lists" } else { "without lists" },
+                row.cache,
+                row.mgas_per_s,
+                row.ratio_to_sequential,
+                row.parallel_blocks,
+                if below.is_empty() { "none".to_owned() } else { below.join(", ") }
+            );
         }
         let ideal = &self.ideal_speedup;
         let _ = writeln!(
