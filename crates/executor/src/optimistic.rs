@@ -541,3 +541,33 @@ fn state_error(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_contract_is_hot_once_its_results_go_stale_twice_and_mostly() {
+        let (counter, token) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let contention = Contention::default();
+        let mut counts = ContentionCounts::default();
+        // One stale result is no pattern.
+        counts.count(Some(counter), false, &contention);
+        assert!(!contention.is_hot(Some(counter)));
+        counts.count(Some(counter), false, &contention);
+        assert!(contention.is_hot(Some(counter)));
+        // A contract whose results mostly commit stays speculated despite two conflicts.
+        for _ in 0..3 {
+            counts.count(Some(token), true, &contention);
+        }
+        counts.count(Some(token), false, &contention);
+        counts.count(Some(token), false, &contention);
+        assert!(!contention.is_hot(Some(token)));
+        counts.count(Some(token), false, &contention);
+        counts.count(Some(token), false, &contention);
+        assert!(contention.is_hot(Some(token)));
+        // Contract creations have no address to count.
+        counts.count(None, false, &contention);
+        assert!(!contention.is_hot(None));
+    }
+}

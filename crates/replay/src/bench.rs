@@ -985,3 +985,71 @@ impl BenchReport {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn times(mode: &'static str, threads: usize, execute_ms: f64) -> ModeTimes {
+        ModeTimes {
+            mode,
+            threads,
+            cache: "warm",
+            prefetch_ms: 0.0,
+            execute_ms,
+            execute_best_ms: execute_ms,
+            root_ms: 0.0,
+            to_root_ms: execute_ms,
+            to_root_best_ms: execute_ms,
+            commit_ms: None,
+            mgas_per_s: 0.0,
+        }
+    }
+
+    fn block(number: u64, auto: AutoChoice, modes: Vec<ModeTimes>) -> BlockBench {
+        BlockBench {
+            number,
+            txs: 10,
+            gas: 1_000_000,
+            bal_bytes: 0,
+            critical_path: CriticalPath::default(),
+            revm_ms: 1.0,
+            revm_best_ms: 1.0,
+            revm_mgas_per_s: 0.0,
+            code_analysis_ms: 0.0,
+            sequential_in_memory_ms: 0.0,
+            modes,
+            auto,
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn auto_rows_take_each_blocks_chosen_mode_and_name_the_slow_ones() {
+        let (sequential, bal, optimistic) = ("sequential", "bal", "optimistic");
+        let blocks = [
+            block(
+                1,
+                AutoChoice { with_list: bal, without_list: optimistic },
+                vec![times(sequential, 1, 4.0), times(bal, 2, 2.0), times(optimistic, 2, 5.0)],
+            ),
+            // Run sequentially without its list: sequential's own time, not counted as parallel.
+            block(
+                2,
+                AutoChoice { with_list: bal, without_list: sequential },
+                vec![times(sequential, 1, 6.0), times(bal, 2, 3.0), times(optimistic, 2, 9.0)],
+            ),
+        ];
+        let rows = auto_rows(&blocks, 2_000_000);
+        assert_eq!(rows.len(), 2, "the warm rows only: no block was measured cold");
+        let (with, without) = (&rows[0], &rows[1]);
+        assert!(with.with_lists && !without.with_lists);
+        assert!((with.ratio_to_sequential - 0.5).abs() < 1e-9);
+        assert_eq!((with.parallel_blocks, with.below_0_9.len()), (2, 0));
+        assert!((without.ratio_to_sequential - 1.1).abs() < 1e-9);
+        assert_eq!(without.parallel_blocks, 1);
+        assert_eq!(without.below_0_9, vec![1]);
+        assert_eq!(without.slowest.map(|(number, _)| number), Some(1));
+        assert!((without.mgas_per_s - 2.0 / 11.0 * 1e3).abs() < 1e-6);
+    }
+}
