@@ -14,13 +14,15 @@
 //! transfer's recipient without code, which the transaction only adds to (Block-STM's lazy update of value
 //! transfers): the commit moves it by the difference. Otherwise (or when speculation failed) the committer
 //! executes the transaction again on its state. A transaction whose sender's earlier transaction is not
-//! committed yet is not speculated at all (it would read a stale nonce): the committer executes it. The block
-//! access list, when asked for, is built from the commits, as in every mode.
+//! committed yet is not speculated at all (it would read a stale nonce): the committer executes it. Neither
+//! is a call to a contract whose speculative results in this block have mostly gone stale ([`Contention`]).
+//! The block access list, when asked for, is built from the commits, as in every mode.
 //!
 //! This is the speculate-and-repair core of Block-STM with a single version (the latest committed) instead of
 //! its multi-version memory and estimates: re-executions run in the committer, one at a time, so a contended
 //! block (a chain of transactions from one sender) degrades towards sequential speed rather than below it
-//! (plus the wasted speculation and the committer's per-transaction costs).
+//! (plus the wasted speculation and the committer's per-transaction costs). The commits themselves are serial:
+//! on blocks of many cheap transactions they, not the speculation, set the pace (`docs/REPLAY.md`).
 
 use std::{
     cell::RefCell,
