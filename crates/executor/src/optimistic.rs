@@ -157,6 +157,8 @@ struct Speculated {
 /// from the block's own conflicts.
 #[derive(Debug, Default)]
 struct Contention {
+    /// Whether `hot` holds any address: most blocks have none, and every transaction asks.
+    any: AtomicBool,
     hot: RwLock<AddressSet>,
 }
 
@@ -164,8 +166,8 @@ impl Contention {
     /// Whether calls to `to` are not worth speculating.
     fn is_hot(&self, to: Option<Address>) -> bool {
         to.is_some_and(|to| {
-            let hot = self.hot.read().unwrap_or_else(PoisonError::into_inner);
-            !hot.is_empty() && hot.contains(&to)
+            self.any.load(Ordering::Acquire)
+                && self.hot.read().unwrap_or_else(PoisonError::into_inner).contains(&to)
         })
     }
 }
@@ -192,6 +194,7 @@ impl ContentionCounts {
         if *stale >= Self::MIN_STALE && *stale > *committed {
             let mut hot = contention.hot.write().unwrap_or_else(PoisonError::into_inner);
             if hot.insert(to) {
+                contention.any.store(true, Ordering::Release);
                 debug!(target: "exec::optimistic", %to, committed = *committed, stale = *stale, "Calls no longer speculated");
             }
         }
