@@ -207,6 +207,10 @@ pub struct BlockBench {
     pub revm_best_ms: f64,
     /// Raw revm's Mgas/s.
     pub revm_mgas_per_s: f64,
+    /// Diagnostic: two copies of raw revm's run at once, one on each thread of the two-thread pool, each on
+    /// its own `CacheDB`: the median time until both are done. Nothing is shared, so `2 × revm_ms /
+    /// revm_pair_ms` is what two threads of this machine can gain on the block's work at best.
+    pub revm_pair_ms: f64,
     /// Diagnostic: analysing the code of every contract in the pre-state (jump tables), median time. Raw revm's
     /// `CacheDB` holds analysed code, built before the clock starts; the executor analyses code as it loads it.
     pub code_analysis_ms: f64,
@@ -313,6 +317,10 @@ pub struct BenchReport {
     pub sequential_in_memory_mgas_per_s: f64,
     /// Diagnostic: raw revm with the analysis of the pre-state's code added to its time, over the corpus.
     pub revm_with_code_analysis_mgas_per_s: f64,
+    /// Diagnostic: the work two threads of this machine get done against one, over the corpus: two copies of
+    /// raw revm's run at once (nothing shared) against one, `2 × Σ revm_ms / Σ revm_pair_ms`. The ceiling of
+    /// any mode's speedup at two threads, which the modes' ratios can be read against.
+    pub two_thread_ceiling: f64,
     /// Per configuration over the corpus, from the median runs.
     pub summary: Vec<SummaryRow>,
     /// The same from the fastest run of each block and configuration: on a machine shared with other work,
@@ -533,8 +541,8 @@ pub fn run_bench(
             .iter()
             .flat_map(|&mode| mode.thread_counts().iter().map(move |&threads| (mode, threads)))
             .collect();
-        let (mut revm_times, mut memory_times, mut analysis_times) =
-            (Vec::new(), Vec::new(), Vec::new());
+        let (mut revm_times, mut pair_times, mut memory_times, mut analysis_times) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let codes: Vec<_> = bundle.pre_state.values().filter_map(|pre| pre.code.clone()).collect();
         let mut warm_runs: Vec<Vec<RunTimes>> = vec![Vec::new(); configurations.len()];
         let (mut revm_failed, mut memory_failed) = (false, false);
@@ -557,6 +565,21 @@ pub fn run_bench(
                 }
                 if round > 0 {
                     revm_times.push(elapsed);
+                }
+            }
+            if !revm_failed {
+                let copies = [(db.clone(), tx_envs(&bundle)), (db.clone(), tx_envs(&bundle))];
+                let env = &env;
+                let started = Instant::now();
+                pool_of(2).scope(|scope| {
+                    for (db, txs) in copies {
+                        scope.spawn(move |_| {
+                            let _ = std::hint::black_box(execute_raw(env, db, txs));
+                        });
+                    }
+                });
+                if round > 0 {
+                    pair_times.push(started.elapsed());
                 }
             }
             let started = Instant::now();
@@ -639,6 +662,7 @@ pub fn run_bench(
             revm_ms: ms(revm),
             revm_best_ms: ms(revm_best),
             revm_mgas_per_s: mgas(gas, revm),
+            revm_pair_ms: ms(median(pair_times)),
             sequential_in_memory_ms: ms(in_memory),
             code_analysis_ms: ms(median(analysis_times)),
             modes,
@@ -767,6 +791,7 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
             .collect(),
     };
     let in_memory_ms: f64 = blocks.iter().map(|block| block.sequential_in_memory_ms).sum();
+    let pair_ms: f64 = blocks.iter().map(|block| block.revm_pair_ms).sum();
     let analysis_ms: f64 = blocks.iter().map(|block| block.code_analysis_ms).sum();
     let auto = auto_rows(&blocks, total_gas);
     BenchReport {
@@ -776,6 +801,7 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
         cold_cache: if config.cold { COLD_CACHE } else { "not measured (--warm-only)" },
         blocks,
         revm_mgas_per_s: mgas_of(revm_ms),
+        two_thread_ceiling: if pair_ms > 0.0 { 2.0 * revm_ms / pair_ms } else { 0.0 },
         summary,
         summary_best,
         summary_to_root,
@@ -886,6 +912,13 @@ impl BenchReport {
             self.revm_mgas_per_s / self.sequential_in_memory_mgas_per_s.max(f64::MIN_POSITIVE)
         );
         write_rows(&mut out, &self.summary);
+        let _ = writeln!(
+            out,
+            "\nTwo threads' ceiling on this machine (diagnostic): two copies of raw revm's run at once, one per \
+             thread, nothing shared, do {:.2}× the work of one in the same time (2.00 would be perfect scaling); \
+             a mode's speedup at two threads can be read against it.",
+            self.two_thread_ceiling
+        );
         let tables = [
             ("From the fastest run of each block (raw revm likewise):", &self.summary_best),
             (
@@ -1015,6 +1048,7 @@ mod tests {
             critical_path: CriticalPath::default(),
             revm_ms: 1.0,
             revm_best_ms: 1.0,
+            revm_pair_ms: 1.0,
             revm_mgas_per_s: 0.0,
             code_analysis_ms: 0.0,
             sequential_in_memory_ms: 0.0,
