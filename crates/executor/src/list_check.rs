@@ -28,7 +28,7 @@ use balnode_primitives::{
     },
     keccak256,
 };
-use revm::state::{Account, EvmState, bal::Bal};
+use revm::state::{Account, AccountId, EvmState, bal::Bal};
 
 /// A field of an account that a list records writes of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,7 +190,7 @@ impl<'a> ListCheck<'a> {
         let mut checked = Checked::default();
         let mut writes = 0u32;
         for (address, account) in state {
-            let position = self.account(index, *address)?;
+            let position = self.account_at(index, *address, account.info.account_id)?;
             if is_destroyed(account) {
                 checked.destroyed.push(*address);
             } else if is_unusual(account) {
@@ -253,6 +253,24 @@ impl<'a> ListCheck<'a> {
             });
         }
         Ok(())
+    }
+
+    /// [`ListCheck::account`], with the position revm's list view gave the account when it loaded it
+    /// (`AccountInfo::account_id`: its place in revm's `Bal`, made from the list in its order), checked
+    /// against the address, so that the hot path skips the search.
+    fn account_at(
+        &self,
+        index: u64,
+        address: Address,
+        hint: Option<AccountId>,
+    ) -> Result<usize, ListMismatch> {
+        if let Some(position) = hint.map(AccountId::get)
+            && self.list.get(position).is_some_and(|account| account.address == address)
+        {
+            mark(&self.accounts_seen[position]);
+            return Ok(position);
+        }
+        self.account(index, address)
     }
 
     /// The list's position of `address`, marked as accessed.

@@ -49,6 +49,7 @@ use balnode_primitives::{
     primitives::Log,
 };
 use balnode_storage_api::StateProvider;
+use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
 use revm::{
     DatabaseCommit,
     context::{Block as _, Cfg, TxEnv},
@@ -147,7 +148,6 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     if !supports_parallel_bal(spec, block) {
         return Err(ExecutionError::NoIntermediateRoot);
     }
-    let check = ListCheck::new(block_access_list, transactions.len());
     let started = std::time::Instant::now();
 
     // Two rounds on the same threads (woken once per block): everything the list names is read ahead into
@@ -155,9 +155,11 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     // `State`: nothing is ever committed to it, so its cache holds only parent values, and the list's writes
     // before the transaction's index are laid over them on every read (revm's `State::with_bal`).
     let prefetched = OnceLock::new();
-    // The list as revm's view takes it, and the output's copy: made by the first round's first two items.
+    // The list as revm's view takes it, the output's copy and the check's counts: made by the first round's
+    // first items.
     let converted: OnceLock<Result<Arc<Bal>, String>> = OnceLock::new();
     let copied = OnceLock::new();
+    let check = OnceLock::new();
     let read_error = Mutex::new(None);
     let early = Mutex::new(None);
     let shared_reader = StateProviderDatabase(&state);
@@ -168,6 +170,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     };
     // Handed out one at a time, in block order, to whichever worker is free.
     let run = |worker: &mut BlockExec<'_, ParentState<'_, &P>>, index: usize| {
+        let check: &ListCheck<'_> = check.get().expect("made before the prefetch ended");
         let (transaction, sender) = (&transactions[index], &senders[index]);
         let list_index = index as u64 + 1;
         BalIndexedDatabase::set_bal_index(worker.evm_mut().db_mut(), list_index);
@@ -191,17 +194,18 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         Arrival { index, worst_case, output }
     };
     let list = block_access_list;
-    // The first round's items before the accounts: the two copies of the list, the longest items, first.
-    const COPIES: usize = 2;
+    // The first round's items before the accounts: the two copies of the list and the check, the longest
+    // items, first.
+    const SETUP: usize = 3;
     let arrivals = run_two_rounds(
         &prefetched,
         (
-            COPIES + list.len(),
+            SETUP + list.len(),
             // A reader that cannot be opened leaves its thread's share to the shared one (the same state).
             || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
             |reader, index| match index {
                 0 => {
-                    let bal = Bal::try_from(list.clone()).map(Arc::new).map_err(|e| e.to_string());
+                    let bal = Bal::clone_from_alloy(list).map(Arc::new).map_err(|e| e.to_string());
                     let _ = converted.set(bal);
                     Ok(None)
                 }
@@ -209,9 +213,13 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                     let _ = copied.set(list.clone());
                     Ok(None)
                 }
+                2 => {
+                    let _ = check.set(ListCheck::new(list, transactions.len()));
+                    Ok(None)
+                }
                 index => match reader {
-                    Some(reader) => read_account(reader, &list[index - COPIES]),
-                    None => read_account(&shared_reader, &list[index - COPIES]),
+                    Some(reader) => read_account(reader, &list[index - SETUP]),
+                    None => read_account(&shared_reader, &list[index - SETUP]),
                 }
                 .map(Some),
             },
@@ -253,6 +261,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         .get()
         .and_then(|bal| bal.as_ref().ok())
         .expect("converted before the prefetch ended");
+    let check = check.get().expect("made before the prefetch ended");
 
     // Index 0: the pre-execution system calls, on the coordinator, recorded by revm's list builder. (The
     // transactions did not wait for it: they read its writes from the list.)
@@ -316,9 +325,11 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         Some(changes) => (changes, result),
         None => {
             debug!(target: "exec::bal", number = block.header.number, "Post-state by committing every transaction");
-            (post_state_by_commit(spec, block, state, bal, states)?, None)
+            (post_state_by_commit(spec, block, state, bal, std::mem::take(&mut states))?, None)
         }
     };
+    // A hash map or more per transaction: freeing them is worth a few transactions' time, on every thread.
+    states.into_par_iter().with_min_len(64).for_each(drop);
     let committed = started.elapsed();
     let prefetch = state.stats();
     debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, finish_phase = ?(committed - parallel_phase), "Executed block in parallel");
