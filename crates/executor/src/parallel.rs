@@ -155,11 +155,12 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     // `State`: nothing is ever committed to it, so its cache holds only parent values, and the list's writes
     // before the transaction's index are laid over them on every read (revm's `State::with_bal`).
     let prefetched = OnceLock::new();
-    // The list as revm's view takes it, the output's copy and the check's counts: made by the first round's
-    // first items.
+    // The list as revm's view takes it, the output's copy, the check's counts and the order the transactions
+    // are taken in: made by the first round's first items.
     let converted: OnceLock<Result<Arc<Bal>, String>> = OnceLock::new();
     let copied = OnceLock::new();
     let check = OnceLock::new();
+    let longest_first = OnceLock::new();
     let read_error = Mutex::new(None);
     let early = Mutex::new(None);
     let shared_reader = StateProviderDatabase(&state);
@@ -194,9 +195,9 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         Arrival { index, worst_case, output }
     };
     let list = block_access_list;
-    // The first round's items before the accounts: the two copies of the list and the check, the longest
-    // items, first.
-    const SETUP: usize = 3;
+    // The first round's items before the accounts: the two copies of the list, the check and the order, the
+    // longest items, first.
+    const SETUP: usize = 4;
     let arrivals = run_two_rounds(
         &prefetched,
         (
@@ -215,6 +216,10 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                 }
                 2 => {
                     let _ = check.set(ListCheck::new(list, transactions.len()));
+                    Ok(None)
+                }
+                3 => {
+                    let _ = longest_first.set(longest_first_order(transactions));
                     Ok(None)
                 }
                 index => match reader {
@@ -238,7 +243,12 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                 }
             }
         },
-        (transactions.len(), || worker_executor(spec, block, worker_state()), run),
+        (
+            transactions.len(),
+            |turn| longest_first.get().map_or(turn, |order: &Vec<usize>| order[turn]),
+            || worker_executor(spec, block, worker_state()),
+            run,
+        ),
         // The post-state as the list gives it, and the caller's work on it, while the last transactions run.
         || {
             let prefetched = prefetched.get().expect("the second round runs after the prefetch");
@@ -343,6 +353,23 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         prefetch: Some(prefetch),
     };
     Ok((output, result))
+}
+
+/// The order the workers take a block's transactions in: by gas limit, largest first (in block order
+/// among equals).
+///
+/// A transaction reads the state the list gives it, not what the ones before it leave, so any order gives
+/// the same results; what the order decides is how the threads end. Taken in block order, a long
+/// transaction near the end of a block runs alone while the other threads idle (block 19932703: one
+/// transaction is 48% of the block's time, and two threads took 0.74 of one thread's time where 0.52
+/// was possible). Longest first (LPT scheduling) leaves the short ones to even out the end. The gas limit
+/// is what is known before executing, and on the corpus it orders well enough: replaying the measured
+/// times of the mainnet corpus's transactions on two threads, block order gives 1.84× one thread, the
+/// gas limits' order 1.97×, and the true times' order 1.97×.
+fn longest_first_order(transactions: &[TxEnvelope]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..transactions.len()).collect();
+    order.sort_by_key(|&index| std::cmp::Reverse(transactions[index].gas_limit()));
+    order
 }
 
 /// The post-state the slow way, for the blocks [`changes_from_list`] does not cover: the system calls run
@@ -584,5 +611,29 @@ fn receipt_mut(receipt: &mut ReceiptEnvelope) -> &mut Receipt<Log> {
         | ReceiptEnvelope::Eip1559(inner)
         | ReceiptEnvelope::Eip4844(inner)
         | ReceiptEnvelope::Eip7702(inner) => &mut inner.receipt,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use balnode_primitives::{
+        consensus::{Signed, TxLegacy},
+        primitives::{Signature, TxKind},
+    };
+
+    use super::*;
+
+    #[test]
+    fn transactions_are_taken_largest_gas_limit_first_in_block_order_among_equals() {
+        let transactions: Vec<TxEnvelope> = [21_000, 500_000, 21_000, 3_000_000, 500_000]
+            .into_iter()
+            .map(|gas_limit| {
+                let tx =
+                    TxLegacy { gas_limit, to: TxKind::Call(Address::ZERO), ..Default::default() };
+                Signed::new_unhashed(tx, Signature::test_signature()).into()
+            })
+            .collect();
+        assert_eq!(longest_first_order(&transactions), vec![3, 1, 4, 0, 2]);
+        assert!(longest_first_order(&[]).is_empty());
     }
 }

@@ -47,7 +47,7 @@ pub(crate) fn run_dynamic<S, R: Send>(
     let next = AtomicUsize::new(0);
     let finished = Mutex::new(Vec::new());
     let take_turns = || {
-        let done = take_turns(&next, count, &init, &work);
+        let done = take_turns(&next, count, |turn| turn, &init, &work);
         lock(&finished).push(done);
     };
     // One turn-taker per other thread of the pool, spawned (not broadcast: a broadcast waits for every
@@ -62,11 +62,12 @@ pub(crate) fn run_dynamic<S, R: Send>(
     in_order(finished.into_inner().unwrap_or_else(PoisonError::into_inner))
 }
 
-/// Takes the next index of `count` from `next` until none is left, doing each with a state `init` makes
-/// when the first is taken.
+/// Takes the next turn of `count` from `next` until none is left, doing item `item_at(turn)` of each with a
+/// state `init` makes when the first is taken.
 fn take_turns<S, R>(
     next: &AtomicUsize,
     count: usize,
+    item_at: impl Fn(usize) -> usize,
     init: impl Fn() -> S,
     work: impl Fn(&mut S, usize) -> R,
 ) -> Vec<(usize, R)> {
@@ -74,10 +75,11 @@ fn take_turns<S, R>(
     // Room for every item: results can be large (a transaction's), and growing moves them.
     let mut done = Vec::with_capacity(count);
     loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        if index >= count {
+        let turn = next.fetch_add(1, Ordering::Relaxed);
+        if turn >= count {
             return done;
         }
+        let index = item_at(turn);
         done.push((index, work(state.get_or_insert_with(&init), index)));
     }
 }
@@ -89,13 +91,23 @@ fn take_turns<S, R>(
 /// take milliseconds, as long as a round. `between` returning `None` ends the call after the first round
 /// with no results (and `last` is not run).
 ///
+/// The second round takes its items in the order `item_at` gives (turn `t` does item `item_at(t)`, a
+/// permutation of `0..count2`; `|turn| turn` for index order), and returns their results in index order.
+/// Items that do not depend on each other can go longest first, so that no thread is left with a long item
+/// at the end while the others idle.
+///
 /// `last` runs once, on the first thread to find no item of the second round left: work that does not
 /// depend on the second round fills the time that thread would otherwise wait for the others' last items.
 pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
     middle: &OnceLock<M>,
     (count1, init1, work1): (usize, impl Fn() -> S1 + Sync, impl Fn(&mut S1, usize) -> R1 + Sync),
     between: impl FnOnce(Vec<R1>) -> Option<M> + Send,
-    (count2, init2, work2): (usize, impl Fn() -> S2 + Sync, impl Fn(&mut S2, usize) -> R2 + Sync),
+    (count2, item_at, init2, work2): (
+        usize,
+        impl Fn(usize) -> usize + Sync,
+        impl Fn() -> S2 + Sync,
+        impl Fn(&mut S2, usize) -> R2 + Sync,
+    ),
     last: impl FnOnce() + Send,
 ) -> Vec<R2> {
     let (next1, next2) = (AtomicUsize::new(0), AtomicUsize::new(0));
@@ -105,7 +117,7 @@ pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
     let first = || {
         // A panicking turn stops everyone waiting for the first round to end.
         let guard = StopOnPanic(&stopped);
-        let done = take_turns(&next1, count1, &init1, &work1);
+        let done = take_turns(&next1, count1, |turn| turn, &init1, &work1);
         let taken = done.len();
         lock(&finished1).push(done);
         done1.fetch_add(taken, Ordering::Release);
@@ -113,7 +125,7 @@ pub(crate) fn run_two_rounds<M: Send + Sync, S1, R1: Send, S2, R2: Send>(
     };
     let last = Mutex::new(Some(last));
     let second = || {
-        let done = take_turns(&next2, count2, &init2, &work2);
+        let done = take_turns(&next2, count2, &item_at, &init2, &work2);
         lock(&finished2).push(done);
         let last = lock(&last).take();
         if let Some(last) = last {
@@ -245,7 +257,8 @@ mod tests {
                     &middle,
                     (100, || (), |(), index| index),
                     |first: Vec<usize>| Some(first.iter().sum::<usize>()),
-                    (50, || (), |(), index| index + middle.get().unwrap()),
+                    // Taken last item first, returned in index order.
+                    (50, |turn| 49 - turn, || (), |(), index| index + middle.get().unwrap()),
                     || lasts.push(*middle.get().unwrap()),
                 )
             });
@@ -256,7 +269,7 @@ mod tests {
                     &stopped,
                     (10, || (), |(), i| i),
                     |_| None,
-                    (10, || (), |(), i| i),
+                    (10, |turn| turn, || (), |(), i| i),
                     || lasts.push(0),
                 )
             });
@@ -270,7 +283,7 @@ mod tests {
                     &middle,
                     (3, || (), |(), i| i),
                     |_| Some(7usize),
-                    (0, || (), |(), i| i),
+                    (0, |turn| turn, || (), |(), i| i),
                     || lasts.push(*middle.get().unwrap()),
                 )
             });
@@ -282,7 +295,7 @@ mod tests {
                         &OnceLock::<usize>::new(),
                         (10, || (), |(), i| i),
                         |_| panic!("between"),
-                        (10, || (), |(), i| i),
+                        (10, |turn| turn, || (), |(), i| i),
                         || (),
                     )
                 })
