@@ -2,7 +2,8 @@
 //! validated and committed in block order, re-executing the ones whose reads went stale.
 //!
 //! Workers take the transactions in block order and run each through a [`Recorder`], which keeps every
-//! account and slot the transaction read (a fresh `State` per transaction, so each first read reaches it),
+//! account and slot the transaction read (a fresh, cacheless view per transaction, [`Speculation`], so each
+//! first read reaches it; revm's journal keeps the transaction's own),
 //! over [`SharedState`]: the parent state in one cache all threads share, with the values committed so far
 //! laid over it. The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)): fee payments
 //! would otherwise make every transaction depend on the one before. A worker done with a transaction leaves
@@ -43,10 +44,10 @@ use balnode_primitives::{
 };
 use balnode_storage_api::StateProvider;
 use revm::{
-    Database,
+    Database, DatabaseCommit,
     database::{State, WrapDatabaseRef},
     database_interface::DatabaseRef,
-    state::{Account, AccountInfo, Bytecode},
+    state::{Account, AccountInfo, Bytecode, EvmState},
 };
 use tracing::{debug, trace};
 
@@ -109,13 +110,42 @@ impl DatabaseRef for Recorder<'_, '_> {
     }
 }
 
-type WorkerState<'s, 'r> = State<WrapDatabaseRef<Recorder<'s, 'r>>>;
+/// The database a speculative transaction runs on: the shared state through a [`Recorder`], with no cache
+/// of its own. revm's journal keeps what one transaction loads; a `State` (what sequential execution
+/// runs on) would add a cache that each transaction fills again and throws away, as each gets a fresh
+/// view. Nothing is committed to it: workers execute without committing.
+#[derive(Debug)]
+struct Speculation<'s, 'r>(Recorder<'s, 'r>);
+
+impl Database for Speculation<'_, '_> {
+    type Error = DatabaseError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
+        self.0.basic_ref(address)
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Self::Error> {
+        self.0.code_by_hash_ref(code_hash)
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Self::Error> {
+        self.0.storage_ref(address, index)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.0.block_hash_ref(number)
+    }
+}
+
+impl DatabaseCommit for Speculation<'_, '_> {
+    fn commit(&mut self, _changes: EvmState) {
+        unreachable!("a speculative transaction is executed without being committed");
+    }
+}
 
 /// A fresh view of the state for one transaction, recording its reads.
-fn worker_state<'s, 'r>(state: &'s SharedState<'r>) -> WorkerState<'s, 'r> {
-    State::builder()
-        .with_database_ref(Recorder { inner: state.latest(), reads: RefCell::default() })
-        .build()
+fn worker_state<'s, 'r>(state: &'s SharedState<'r>) -> Speculation<'s, 'r> {
+    Speculation(Recorder { inner: state.latest(), reads: RefCell::default() })
 }
 
 /// A plain transfer's recipient whose balance changed between the speculative read and the commit.
@@ -337,8 +367,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
                     .ok()
                     .map(|output| {
                         let executed = Executed::new(worker, output, 0);
-                        let reads =
-                            std::mem::take(&mut *worker.evm.db().database.0.reads.borrow_mut());
+                        let reads = std::mem::take(&mut *worker.evm.db().0.reads.borrow_mut());
                         let fee = worker.evm.deferred_reward().unwrap_or_default();
                         (executed, reads, fee)
                     })
