@@ -1,7 +1,7 @@
 //! The state the optimistic mode's threads read: the parent state through one cache they all share, and the
 //! values the committer has committed so far laid over it for the workers.
 //!
-//! Without a shared cache every speculative transaction (each on a fresh `State`, so that its reads can be
+//! Without a shared cache every speculative transaction (each on a fresh view, so that its reads can be
 //! recorded) read every account and slot from the store again and analysed every contract's code again.
 //! Here each is read once per block, by whichever thread first needs it, on that thread's own store reader,
 //! and code is analysed once. The committed values let a transaction speculate on the state after the
