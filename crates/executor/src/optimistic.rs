@@ -161,7 +161,7 @@ struct Credit {
 
 /// The recipient of a transaction that can only add value to it, whatever its balance: a call with value
 /// to an account other than the sender and the beneficiary, without an EIP-7702 authorization list (which
-/// could give it code). Whether it has code is checked on the values read ([`Committer::still_valid`]):
+/// could give it code). Whether it has code is checked on the values read ([`still_valid`]):
 /// without code nothing runs that could read its balance. Block-STM's lazy balance update for value
 /// transfers: the transfers to one deposit address would otherwise make each depend on the one before.
 fn plain_transfer_recipient(
