@@ -210,8 +210,8 @@ pub struct BlockBench {
     /// Diagnostic: two copies of raw revm's run at once, one on each thread of the two-thread pool, each on
     /// its own `CacheDB`: the median time until both are done. Nothing is shared, so `2 × revm_ms /
     /// revm_pair_ms` is what two threads of this machine can gain on the block's work at best. Timed from
-    /// the bench's thread, as the modes are handed to their pools: it includes waking the pool's threads
-    /// (tens of microseconds, pinned).
+    /// the bench's thread, so it includes waking both pool threads (tens of microseconds, pinned), where a
+    /// mode's time starts on a pool thread.
     pub revm_pair_ms: f64,
     /// Diagnostic: analysing the code of every contract in the pre-state (jump tables), median time. Raw revm's
     /// `CacheDB` holds analysed code, built before the clock starts; the executor analyses code as it loads it.
