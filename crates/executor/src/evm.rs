@@ -125,6 +125,17 @@ impl<DB: Database> BalnodeEvm<DB> {
         self.deferred_reward = Some(U256::ZERO);
     }
 
+    /// From now on, note in this thread's [`BalanceWatch`](crate::balance_watch::BalanceWatch) how
+    /// transactions' code learns of balances (the optimistic mode's speculation). Only under revm's own
+    /// rules, as [`Self::defer_rewards`].
+    pub(crate) fn watch_balances(&mut self) {
+        debug_assert!(
+            !self.intrinsic_state_gas,
+            "balances are watched only under the latest rules"
+        );
+        crate::balance_watch::install(&mut self.inner.instruction);
+    }
+
     /// The fee the last transaction owed the beneficiary, when rewards are deferred.
     pub(crate) const fn deferred_reward(&self) -> Option<U256> {
         self.deferred_reward
@@ -843,6 +854,38 @@ mod tests {
         assert_eq!(U256::from_be_slice(&burn.data.data), U256::from(1_000));
         let account = &state[&created];
         assert!(account.is_selfdestructed() && account.info.balance.is_zero());
+    }
+
+    #[test]
+    fn watched_code_notes_the_balances_it_observes_and_its_transfers_checks() {
+        use crate::balance_watch::{BalanceWatch, TransferCheck};
+        let (other, to) = (Address::repeat_byte(0x0b), Address::repeat_byte(0x0a));
+        // SELFBALANCE; BALANCE(other); CALL(gas, to, 7, 0, 0, 0, 0); CALL(gas, to, 0, ...).
+        let mut initcode = vec![0x47, 0x50, 0x73];
+        initcode.extend_from_slice(other.as_slice());
+        initcode.extend([0x31, 0x50]);
+        for value in [7, 0] {
+            initcode.extend([0x60, 0, 0x60, 0, 0x60, 0, 0x60, 0, 0x60, value, 0x73]);
+            initcode.extend_from_slice(to.as_slice());
+            initcode.extend([0x5a, 0xf1, 0x50]);
+        }
+        let mut evm = evm(AmsterdamProfile::Latest);
+        evm.watch_balances();
+        BalanceWatch::start();
+        let result = evm.transact_raw(creation(1_000, &initcode, 1_000_000)).expect("valid");
+        let watch = BalanceWatch::finish();
+        assert!(result.result.is_success(), "{:?}", result.result);
+        let created = SENDER.create(0);
+        assert_eq!(watch.observed, [created, other]);
+        let check =
+            TransferCheck { from: created, balance: U256::from(1_000), value: U256::from(7) };
+        assert_eq!(watch.transfers, [check]);
+        assert_eq!(result.state[&created].info.balance, U256::from(993));
+        // Nothing is noted without a record started.
+        let mut evm = evm_with_code(AmsterdamProfile::Latest, &[]);
+        evm.watch_balances();
+        evm.transact_raw(creation(1_000, &initcode, 1_000_000)).expect("valid");
+        assert_eq!(BalanceWatch::finish(), BalanceWatch::default());
     }
 
     #[test]

@@ -20,6 +20,7 @@
 mod admission;
 mod amsterdam;
 mod bal;
+mod balance_watch;
 mod build;
 mod call;
 mod changes;

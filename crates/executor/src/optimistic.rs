@@ -11,9 +11,13 @@
 //! block order (there is no coordinator thread): it compares the recorded reads with the state after the
 //! transactions before it; if every value is the same, the transaction would have run exactly the same way
 //! there, so its result is committed, with the fee added to the beneficiary as the mainnet handler adds it,
-//! and its values published to the workers. The one value allowed to differ is the balance of a plain
-//! transfer's recipient without code, which the transaction only adds to (Block-STM's lazy update of value
-//! transfers): the commit moves it by the difference. Otherwise (or when speculation failed) the committer
+//! and its values published to the workers. The one kind of value allowed to differ is an account's balance
+//! that the transaction only moved (Block-STM's lazy updates of value transfers, for any account other than
+//! the sender): a plain transfer's recipient without code, or an account whose balance the transaction's
+//! code never observed and whose outgoing transfers pass or fail their checks alike on the balance now
+//! ([`BalanceWatch`], noted by the speculative EVM's `BALANCE`, `SELFBALANCE`, `SELFDESTRUCT`, `CALL`,
+//! `CALLCODE` and `CREATE`s); the commit moves it by the difference. WETH's balance, which every wrap and
+//! unwrap changes, is the common case. Otherwise (or when speculation failed) the committer
 //! executes the transaction again on its state. A transaction whose sender's earlier transaction is not
 //! committed yet is not speculated at all (it would read a stale nonce): the committer executes it. Neither
 //! is a call to a contract whose speculative results in this block have mostly gone stale ([`Contention`]).
@@ -56,6 +60,7 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
+    balance_watch::BalanceWatch,
     database::DatabaseError,
     execute::{BlockExec, BlockExecutionOutput, block_executor, finish_block, worker_executor},
     parallel::{Committer, Executed, supports_parallel_bal},
@@ -67,11 +72,13 @@ use crate::{
 /// An account's balance, nonce and code hash; `None`: it does not exist.
 type AccountFields = Option<(U256, u64, B256)>;
 
-/// What a transaction read from the parent state: account fields and slot values.
+/// What a transaction read from the parent state: account fields and slot values, and what its code
+/// learnt of balances.
 #[derive(Debug, Default)]
 struct ReadSet {
     accounts: Vec<(Address, AccountFields)>,
     storage: Vec<(Address, U256, U256)>,
+    balances: BalanceWatch,
 }
 
 /// The state as a worker's transaction sees it (the parent state with the values committed so far over
@@ -151,12 +158,25 @@ fn worker_state<'s, 'r>(state: &'s SharedState<'r>) -> Speculation<'s, 'r> {
     Speculation(Recorder { inner: state.latest(), reads: RefCell::default() })
 }
 
-/// A plain transfer's recipient whose balance changed between the speculative read and the commit.
-#[derive(Debug, Clone, Copy)]
+/// An account whose balance changed between the speculative read and the commit, which the transaction
+/// only moved: its result stands with the balance moved by the difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Credit {
     address: Address,
     read: U256,
     now: U256,
+}
+
+impl Credit {
+    /// The balance the transaction leaves, `written` on the balance it read, on the balance now; `None` if
+    /// out of range (the transaction is then executed again).
+    fn rebase(self, written: U256) -> Option<U256> {
+        if self.now >= self.read {
+            written.checked_add(self.now - self.read)
+        } else {
+            written.checked_sub(self.read - self.now)
+        }
+    }
 }
 
 /// The recipient of a transaction that can only add value to it, whatever its balance: a call with value
@@ -345,6 +365,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
         || {
             let mut worker = worker_executor(spec, block, worker_state(&shared));
             worker.evm.defer_rewards();
+            worker.evm.watch_balances();
             worker
         },
         |worker, index| {
@@ -362,18 +383,19 @@ pub fn execute_block_optimistic<P: StateProvider>(
                 None
             } else {
                 *worker.evm_mut().db_mut() = worker_state(&shared);
-                worker
-                    .execute_transaction_without_commit(Recovered::new_unchecked(
-                        transaction,
-                        *sender,
-                    ))
-                    .ok()
-                    .map(|output| {
-                        let executed = Executed::new(worker, output, 0);
-                        let reads = std::mem::take(&mut *worker.evm.db().0.reads.borrow_mut());
-                        let fee = worker.evm.deferred_reward().unwrap_or_default();
-                        (executed, reads, fee)
-                    })
+                BalanceWatch::start();
+                let output = worker.execute_transaction_without_commit(Recovered::new_unchecked(
+                    transaction,
+                    *sender,
+                ));
+                let balances = BalanceWatch::finish();
+                output.ok().map(|output| {
+                    let executed = Executed::new(worker, output, 0);
+                    let mut reads = std::mem::take(&mut *worker.evm.db().0.reads.borrow_mut());
+                    reads.balances = balances;
+                    let fee = worker.evm.deferred_reward().unwrap_or_default();
+                    (executed, reads, fee)
+                })
             };
             trace!(target: "exec::optimistic", index, speculated = outcome.is_some(), "Speculated transaction");
             lock(&waiting)[index] = Some(Speculated { outcome });
@@ -432,20 +454,24 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
                 .check_block_gas(transaction, None)
                 .map_err(ExecutionError::from_block(index, transaction))
                 .and_then(|()| {
-                    let valid = match &speculated.outcome {
-                        Some((_, reads, _)) => still_valid(&mut self.state, reads, recipient)?,
+                    let sender = senders[index];
+                    let mut speculated = speculated.outcome;
+                    let valid = match &mut speculated {
+                        Some((executed, reads, _)) => {
+                            still_valid(&mut self.state, reads, (sender, recipient))?
+                                .filter(|credits| rebase(executed, credits))
+                        }
                         None => None,
                     };
-                    if speculated.outcome.is_some() {
+                    if speculated.is_some() {
                         counts.count(transaction.to(), valid.is_some(), contention);
                     }
-                    match (speculated.outcome, valid) {
-                        (Some((executed, _, fee)), Some(credit)) => {
-                            self.commit_with_fee(index, executed, (beneficiary, fee), credit)
+                    match (speculated, valid) {
+                        (Some((executed, _, fee)), Some(_)) => {
+                            self.commit_with_fee(index, executed, (beneficiary, fee))
                         }
                         _ => {
                             reexecuted.fetch_add(1, Ordering::Relaxed);
-                            let sender = senders[index];
                             self.reexecute(
                                 &mut again,
                                 (spec, block, shared),
@@ -463,23 +489,15 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
         }
     }
 
-    /// Commits a validated speculative result, paying the beneficiary the fee the mainnet handler would have
-    /// paid at the end of the transaction, and moving a plain transfer's recipient's balance by what earlier
-    /// transactions added since it was read (`credit`); returns what it changed ([`changed_keys`]).
+    /// Commits a validated speculative result (its balances rebased, [`rebase`]), paying the beneficiary the
+    /// fee the mainnet handler would have paid at the end of the transaction; returns what it changed
+    /// ([`changed_keys`]).
     fn commit_with_fee(
         &mut self,
         index: usize,
         mut executed: Executed,
         (beneficiary, fee): (Address, U256),
-        credit: Option<Credit>,
     ) -> Result<Vec<(Address, Vec<U256>)>, ExecutionError> {
-        if let Some(Credit { address, read, now }) = credit
-            && let Some(account) = executed.state.get_mut(&address)
-        {
-            // The transaction added to the balance it read (nothing else can lower or raise it): the same
-            // addition to the balance now.
-            account.info.balance = account.info.balance.saturating_sub(read).saturating_add(now);
-        }
         let account = match executed.state.get_mut(&beneficiary) {
             Some(account) => account,
             None => {
@@ -528,31 +546,31 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
     }
 }
 
-/// Whether every value the transaction read is still the value here: `None` if not. The balance of
-/// `recipient` (see [`plain_transfer_recipient`]) may differ: the transaction only added to it, so its
-/// result stands with the balance moved by the difference, returned as `(recipient, balance it read,
-/// balance now)`.
+/// Whether every value the transaction read is still the value here: `None` if not. An account's balance
+/// may differ where the transaction only moved it ([`balance_may_differ`]): its result stands with the
+/// balance moved by the difference, returned as a [`Credit`] per such account.
 fn still_valid<DB: Database<Error = DatabaseError>>(
     state: &mut State<DB>,
     reads: &ReadSet,
-    recipient: Option<Address>,
-) -> Result<Option<Option<Credit>>, ExecutionError> {
-    let mut credit = None;
+    (sender, recipient): (Address, Option<Address>),
+) -> Result<Option<Vec<Credit>>, ExecutionError> {
+    let mut credits = Vec::new();
     for (address, fields) in &reads.accounts {
         let current = state.basic(*address).map_err(state_error)?;
         let current = current.map(|info| (info.balance, info.nonce, info.code_hash));
         if current == *fields {
             continue;
         }
-        // A plain transfer's recipient without code, the same but for its balance.
-        if Some(*address) == recipient
-            && let (Some((read, nonce, code_hash)), Some((now, current_nonce, current_hash))) =
-                (fields, current)
+        if let (Some((read, nonce, code_hash)), Some((now, current_nonce, current_hash))) =
+            (fields, current)
             && *nonce == current_nonce
             && *code_hash == current_hash
-            && *code_hash == KECCAK256_EMPTY
+            && *address != sender
+            && balance_may_differ(reads, (*address, *nonce, *code_hash), (*read, now), recipient)
         {
-            credit = Some(Credit { address: *address, read: *read, now });
+            if !credits.iter().any(|credit: &Credit| credit.address == *address) {
+                credits.push(Credit { address: *address, read: *read, now });
+            }
             continue;
         }
         trace!(target: "exec::optimistic", %address, ?current, read = ?fields, "Stale account read");
@@ -565,7 +583,48 @@ fn still_valid<DB: Database<Error = DatabaseError>>(
             return Ok(None);
         }
     }
-    Ok(Some(credit))
+    Ok(Some(credits))
+}
+
+/// Whether a transaction's result holds with the balance of an account other than its sender (whose
+/// balance pays for it) at `now` rather than at the value it `read`, its nonce and code the same:
+/// - a plain transfer's recipient without code ([`plain_transfer_recipient`]): no code runs that could see
+///   the balance;
+/// - any other account whose balance the transaction's code never observed and whose transfers' checks go
+///   the same way ([`BalanceWatch::allows_shift`]), provided it is not empty either way (a value call to an
+///   empty account costs more, `EXTCODEHASH` gives zero for one; an account without code or nonce can only
+///   receive, so it stays non-empty throughout).
+///
+/// Both balances must be below 2^128, far above any real one, so that no addition in the transaction
+/// overflows on one and not on the other.
+fn balance_may_differ(
+    reads: &ReadSet,
+    (address, nonce, code_hash): (Address, u64, B256),
+    (read, now): (U256, U256),
+    recipient: Option<Address>,
+) -> bool {
+    const LIMIT: U256 = U256::from_limbs([0, 0, 1, 0]);
+    if read >= LIMIT || now >= LIMIT {
+        return false;
+    }
+    if Some(address) == recipient && code_hash == KECCAK256_EMPTY {
+        return true;
+    }
+    let never_empty =
+        code_hash != KECCAK256_EMPTY || nonce != 0 || (!read.is_zero() && !now.is_zero());
+    never_empty && reads.balances.allows_shift(address, read, now)
+}
+
+/// Moves the balances `credits` name in `executed`'s changes by their difference ([`Credit::rebase`]);
+/// `false` (changes partly moved: the transaction is executed again) if one is out of range.
+fn rebase(executed: &mut Executed, credits: &[Credit]) -> bool {
+    credits.iter().all(|credit| match executed.state.get_mut(&credit.address) {
+        Some(account) => credit
+            .rebase(account.info.balance)
+            .map(|balance| account.info.balance = balance)
+            .is_some(),
+        None => true,
+    })
 }
 
 fn state_error(
@@ -584,6 +643,54 @@ fn state_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_balance_may_differ_where_the_transaction_only_moved_it() {
+        use crate::balance_watch::TransferCheck;
+        let (weth, observed, eoa) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let code = B256::repeat_byte(0xc0);
+        let reads = ReadSet {
+            balances: BalanceWatch {
+                observed: vec![observed],
+                transfers: vec![TransferCheck {
+                    from: weth,
+                    balance: U256::from(1_000),
+                    value: U256::from(400),
+                }],
+            },
+            ..ReadSet::default()
+        };
+        let may = |account, (read, now): (u64, u64), recipient| {
+            balance_may_differ(&reads, account, (U256::from(read), U256::from(now)), recipient)
+        };
+        // A contract that sent 400 of its 1,000: more, or as little as 400, would do the same.
+        assert!(may((weth, 1, code), (1_000, 5_000), None));
+        assert!(may((weth, 1, code), (1_000, 400), None));
+        assert!(!may((weth, 1, code), (1_000, 399), None));
+        // A balance the code read is exact.
+        assert!(!may((observed, 1, code), (1_000, 5_000), None));
+        // An account without code or nonce only receives, but must not be empty either way.
+        assert!(may((eoa, 0, KECCAK256_EMPTY), (5, 9), None));
+        assert!(!may((eoa, 0, KECCAK256_EMPTY), (0, 9), None));
+        assert!(!may((eoa, 0, KECCAK256_EMPTY), (5, 0), None));
+        // ... unless it is the recipient of a plain transfer, where no code runs.
+        assert!(may((eoa, 0, KECCAK256_EMPTY), (0, 9), Some(eoa)));
+        // Balances too large to be sure no addition overflows.
+        let huge = U256::from(1) << 200;
+        assert!(!balance_may_differ(
+            &reads,
+            (eoa, 0, KECCAK256_EMPTY),
+            (huge, huge + U256::from(1)),
+            Some(eoa)
+        ));
+        // The rebased balance keeps what the transaction moved.
+        let credit = Credit { address: weth, read: U256::from(1_000), now: U256::from(1_500) };
+        assert_eq!(credit.rebase(U256::from(600)), Some(U256::from(1_100)));
+        let credit = Credit { address: weth, read: U256::from(1_000), now: U256::from(500) };
+        assert_eq!(credit.rebase(U256::from(600)), Some(U256::from(100)));
+        assert_eq!(credit.rebase(U256::from(400)), None);
+    }
 
     #[test]
     fn a_contract_is_hot_once_its_results_go_stale_twice_and_mostly() {
