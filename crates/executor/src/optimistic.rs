@@ -66,7 +66,7 @@ use crate::{
     parallel::{Committer, Executed, supports_parallel_bal},
     prefetch::OpenReader,
     schedule::{lock, run_dynamic},
-    shared_state::{LatestView, ParentView, SharedState, changed_keys},
+    shared_state::{Changed, LatestView, ParentView, SharedState, changed_keys},
 };
 
 /// An account's balance, nonce and code hash; `None`: it does not exist.
@@ -480,7 +480,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
                         }
                     }
                 })
-                .and_then(|keys| shared.publish(&keys, &mut self.state).map_err(state_error));
+                .and_then(|keys| shared.publish(keys, &mut self.state).map_err(state_error));
             if let Err(error) = committed {
                 failed.store(true, Ordering::Relaxed);
                 return Err(error);
@@ -497,7 +497,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
         index: usize,
         mut executed: Executed,
         (beneficiary, fee): (Address, U256),
-    ) -> Result<Vec<(Address, Vec<U256>)>, ExecutionError> {
+    ) -> Result<Vec<Changed>, ExecutionError> {
         let account = match executed.state.get_mut(&beneficiary) {
             Some(account) => account,
             None => {
@@ -525,7 +525,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
         again: &mut Option<BlockExec<'b, CommitterState<'s, 'r>>>,
         (spec, block, shared): (&std::sync::Arc<ChainSpec>, &'b Block, &'s SharedState<'r>),
         (index, transaction, sender): (usize, &TxEnvelope, Address),
-    ) -> Result<Vec<(Address, Vec<U256>)>, ExecutionError> {
+    ) -> Result<Vec<Changed>, ExecutionError> {
         let executor = again.get_or_insert_with(|| {
             worker_executor(
                 spec,

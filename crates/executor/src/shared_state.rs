@@ -77,19 +77,29 @@ impl<'r> SharedState<'r> {
         LatestView(self)
     }
 
-    /// Publishes the values `changes` (a committed transaction's) left in `state`, the committer's state
-    /// after the commit, for the workers to read.
+    /// Publishes what a committed transaction changed ([`changed_keys`]) for the workers to read: the values
+    /// its changes hold, or those it left in `state`, the committer's state after the commit.
     pub(crate) fn publish<D: revm::Database>(
         &self,
-        changes: &[(Address, Vec<U256>)],
+        changes: Vec<Changed>,
         state: &mut D,
     ) -> Result<(), D::Error> {
-        for (address, slots) in changes {
-            let info = revm::Database::basic(state, *address)?;
-            self.committed_accounts.insert(*address, info);
-            for slot in slots {
-                let value = revm::Database::storage(state, *address, *slot)?;
-                self.committed_storage.insert((*address, *slot), value);
+        for Changed { address, values } in changes {
+            match values {
+                Values::Set(info, slots) => {
+                    self.committed_accounts.insert(address, Some(info));
+                    for (slot, value) in slots {
+                        self.committed_storage.insert((address, slot), value);
+                    }
+                }
+                Values::ReadBack(slots) => {
+                    let info = revm::Database::basic(state, address)?;
+                    self.committed_accounts.insert(address, info);
+                    for slot in slots {
+                        let value = revm::Database::storage(state, address, slot)?;
+                        self.committed_storage.insert((address, slot), value);
+                    }
+                }
             }
         }
         Ok(())
@@ -136,20 +146,41 @@ impl<'r> SharedState<'r> {
     }
 }
 
-/// The accounts a transaction's changes touch and the slots they change: what [`SharedState::publish`]
-/// publishes once they are committed.
-pub(crate) fn changed_keys(changes: &EvmState) -> Vec<(Address, Vec<U256>)> {
+/// An account a committed transaction touched, as [`SharedState::publish`] publishes it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Changed {
+    address: Address,
+    values: Values,
+}
+
+/// An account's values after a commit.
+#[derive(Debug, PartialEq, Eq)]
+enum Values {
+    /// As the transaction's changes hold them: the account, and the slots it changed with their values.
+    Set(AccountInfo, Vec<(U256, U256)>),
+    /// As the committer's state holds them after the commit, for the accounts whose fate its bookkeeping
+    /// decides (a self-destructed account; an empty one, which EIP-161 deletes): the slots the
+    /// transaction changed.
+    ReadBack(Vec<U256>),
+}
+
+/// The accounts a transaction's changes touch and the slots they change, with their values: what
+/// [`SharedState::publish`] publishes once they are committed.
+pub(crate) fn changed_keys(changes: &EvmState) -> Vec<Changed> {
     changes
         .iter()
         .filter(|(_, account)| account.is_touched())
         .map(|(address, account)| {
-            let slots = account
-                .storage
-                .iter()
-                .filter(|(_, slot)| slot.is_changed())
-                .map(|(slot, _)| *slot)
-                .collect();
-            (*address, slots)
+            let changed = account.storage.iter().filter(|(_, slot)| slot.is_changed());
+            let values = if account.is_selfdestructed() || account.is_empty() {
+                Values::ReadBack(changed.map(|(slot, _)| *slot).collect())
+            } else {
+                Values::Set(
+                    account.info.clone(),
+                    changed.map(|(slot, value)| (*slot, value.present_value)).collect(),
+                )
+            };
+            Changed { address: *address, values }
         })
         .collect()
 }
@@ -226,9 +257,27 @@ mod tests {
         account
             .storage
             .insert(U256::from(2), EvmStorageSlot::new(U256::from(7), TransactionId::ZERO));
+        account.info.nonce = 1;
         account.mark_touch();
-        changes.insert(touched, account);
+        changes.insert(touched, account.clone());
         changes.insert(read, Account::default());
-        assert_eq!(changed_keys(&changes), vec![(touched, vec![U256::from(1)])]);
+        let expected = Values::Set(account.info.clone(), vec![(U256::from(1), U256::from(5))]);
+        assert_eq!(changed_keys(&changes), vec![Changed { address: touched, values: expected }]);
+        // An account left empty or self-destructed: what the committer's state made of it.
+        let (emptied, destroyed) = (Address::repeat_byte(3), Address::repeat_byte(4));
+        let mut empty = Account::default();
+        empty.mark_touch();
+        let mut selfdestructed = account;
+        selfdestructed.mark_selfdestruct();
+        let changes = EvmState::from_iter([(emptied, empty), (destroyed, selfdestructed)]);
+        let mut changed = changed_keys(&changes);
+        changed.sort_by_key(|changed| changed.address);
+        assert_eq!(
+            changed,
+            vec![
+                Changed { address: emptied, values: Values::ReadBack(vec![]) },
+                Changed { address: destroyed, values: Values::ReadBack(vec![U256::from(1)]) },
+            ]
+        );
     }
 }
