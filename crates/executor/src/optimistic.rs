@@ -160,7 +160,7 @@ fn worker_state<'s, 'r>(state: &'s SharedState<'r>) -> Speculation<'s, 'r> {
 
 /// An account whose balance changed between the speculative read and the commit, which the transaction
 /// only moved: its result stands with the balance moved by the difference.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 struct Credit {
     address: Address,
     read: U256,
@@ -181,7 +181,7 @@ impl Credit {
 
 /// The recipient of a transaction that can only add value to it, whatever its balance: a call with value
 /// to an account other than the sender and the beneficiary, without an EIP-7702 authorization list (which
-/// could give it code). Whether it has code is checked on the values read ([`still_valid`]):
+/// could give it code). Whether it has code is checked on the values read ([`balance_may_differ`]):
 /// without code nothing runs that could read its balance. Block-STM's lazy balance update for value
 /// transfers: the transfers to one deposit address would otherwise make each depend on the one before.
 fn plain_transfer_recipient(
