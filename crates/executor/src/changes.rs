@@ -6,7 +6,7 @@ use balnode_primitives::{
 };
 use balnode_storage_api::StateProvider;
 use revm::{
-    database::{BundleState, CacheState},
+    database::{BundleState, TransitionState},
     state::AccountInfo,
 };
 
@@ -51,21 +51,23 @@ pub(crate) fn changes_from_bundle(bundle: BundleState) -> StateChanges {
     changes
 }
 
-/// The state so far in a block, from revm's cache: every account execution loaded or changed, with its
-/// current value. Used for the intermediate state roots of pre-Byzantium receipts.
-pub(crate) fn changes_from_cache(cache: &CacheState) -> StateChanges {
+/// What a block changed so far, from revm's transitions (every commit since the block began): each changed
+/// account's current value (`None`: deleted) and its written slots, a destroyed account's storage marked
+/// wiped. Used for the intermediate state roots of pre-Byzantium receipts: accounts only read keep their
+/// parent values, so they are left out.
+pub(crate) fn changes_from_transitions(transitions: &TransitionState) -> StateChanges {
     let mut changes = StateChanges::default();
-    for (address, cached) in &cache.accounts {
-        let account = cached.account.as_ref();
-        changes.accounts.insert(*address, account.map(|plain| account_of(&plain.info)));
-        let slots = account
-            .into_iter()
-            .flat_map(|plain| &plain.storage)
-            .map(|(key, value)| (B256::from(*key), *value))
-            .collect();
-        changes
+    for (address, transition) in &transitions.transitions {
+        changes.accounts.insert(*address, transition.info.as_ref().map(account_of));
+        let wiped = transition.storage_was_destroyed || transition.status.was_destroyed();
+        let slots: std::collections::BTreeMap<_, _> = transition
             .storage
-            .insert(*address, StorageChanges { wiped: cached.status.was_destroyed(), slots });
+            .iter()
+            .map(|(key, slot)| (B256::from(*key), slot.present_value))
+            .collect();
+        if wiped || !slots.is_empty() {
+            changes.storage.insert(*address, StorageChanges { wiped, slots });
+        }
     }
     changes
 }
@@ -162,4 +164,63 @@ pub(crate) fn changes_from_list<P: StateProvider>(
         }
     }
     Ok(Some(changes))
+}
+
+#[cfg(test)]
+mod tests {
+    use balnode_primitives::U256;
+    use revm::{
+        Database, DatabaseCommit,
+        database::{CacheDB, EmptyDB, State},
+        state::{Account, AccountInfo, EvmState, EvmStorageSlot, TransactionId},
+    };
+
+    use super::*;
+
+    #[test]
+    fn the_changes_so_far_hold_what_was_written_not_what_was_read() {
+        let (read, written, destroyed) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let mut parent = CacheDB::new(EmptyDB::default());
+        let info =
+            |balance: u64| AccountInfo { balance: U256::from(balance), ..Default::default() };
+        parent.insert_account_info(read, info(1));
+        parent.insert_account_info(written, info(2));
+        parent.insert_account_info(destroyed, info(3));
+        parent.insert_account_storage(destroyed, U256::from(9), U256::from(9)).unwrap();
+        let mut state = State::builder().with_database(parent).with_bundle_update().build();
+        state.basic(read).unwrap();
+        let loaded = |state: &mut State<_>, address| {
+            let mut account = Account::from(state.basic(address).unwrap().unwrap());
+            account.mark_touch();
+            account
+        };
+        // One commit per transaction, as execution makes them.
+        let mut first = loaded(&mut state, written);
+        first.info.balance = U256::from(20);
+        first.storage.insert(
+            U256::from(1),
+            EvmStorageSlot::new_changed(U256::ZERO, U256::from(5), TransactionId::ZERO),
+        );
+        state.commit(EvmState::from_iter([(written, first)]));
+        let mut second = loaded(&mut state, destroyed);
+        second.mark_selfdestruct();
+        state.commit(EvmState::from_iter([(destroyed, second)]));
+
+        let changes = changes_from_transitions(state.transition_state.as_ref().unwrap());
+        assert!(!changes.accounts.contains_key(&read), "an account only read is left out");
+        assert_eq!(
+            changes.accounts.get(&written),
+            Some(&Some(balnode_primitives::Account {
+                balance: U256::from(20),
+                nonce: 0,
+                bytecode_hash: None
+            }))
+        );
+        let slots = &changes.storage[&written];
+        assert!(!slots.wiped);
+        assert_eq!(slots.slots.get(&B256::from(U256::from(1))), Some(&U256::from(5)));
+        assert_eq!(changes.accounts.get(&destroyed), Some(&None));
+        assert!(changes.storage[&destroyed].wiped && changes.storage[&destroyed].slots.is_empty());
+    }
 }

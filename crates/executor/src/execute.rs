@@ -28,7 +28,7 @@ use balnode_storage_api::{ProviderResult, StateProvider};
 use revm::{
     Database,
     context::{TxEnv, result::HaltReason},
-    database::{State, states::bundle_state::BundleRetention},
+    database::{State, TransitionState, states::bundle_state::BundleRetention},
     database_interface::bal::EvmDatabaseError,
 };
 use tracing::trace;
@@ -36,7 +36,7 @@ use tracing::trace;
 use crate::{
     ExecutionError, amsterdam,
     bal::finish_block_access_list,
-    changes::{changes_from_bundle, changes_from_cache},
+    changes::{changes_from_bundle, changes_from_transitions},
     database::{DatabaseError, StateProviderDatabase},
     deposits::check_deposit_layouts,
     evm::BalnodeEvm,
@@ -63,9 +63,22 @@ pub struct BlockExecutionOutput {
     pub prefetch: Option<PrefetchStats>,
 }
 
-/// Computes the state root of the parent state with some changes laid over it. Before Byzantium, every
-/// receipt carries the state root after its transaction, so execution needs one.
-pub type IntermediateRoot<'a> = &'a dyn Fn(&StateChanges) -> ProviderResult<B256>;
+/// Computes the state root of the parent state with the block's changes so far laid over it. Before
+/// Byzantium, every receipt carries the state root after its transaction, so execution needs one.
+pub type IntermediateRoot<'a> = &'a dyn Fn(&ChangesSoFar<'_>) -> ProviderResult<B256>;
+
+/// The block's changes up to the transaction just executed, as an [`IntermediateRoot`] is given them: built
+/// only when asked ([`ChangesSoFar::changes`]), since each costs a pass over everything the block changed so
+/// far, once per transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct ChangesSoFar<'a>(&'a TransitionState);
+
+impl ChangesSoFar<'_> {
+    /// Every account and slot the block changed so far, with its current value.
+    pub fn changes(&self) -> StateChanges {
+        changes_from_transitions(self.0)
+    }
+}
 
 /// The chain spec as alloy-evm's block executor wants it.
 #[derive(Debug, Clone)]
@@ -165,7 +178,10 @@ pub fn execute_block_with_bal<P: StateProvider>(
         })?;
         if receipts_carry_roots {
             let root_of = intermediate_root.ok_or(ExecutionError::NoIntermediateRoot)?;
-            let root = root_of(&changes_from_cache(&executor.evm().db().cache))?;
+            let transitions = executor.evm().db().transition_state.as_ref();
+            let transitions =
+                transitions.expect("the state keeps transitions: built with bundle updates");
+            let root = root_of(&ChangesSoFar(transitions))?;
             let receipt = executor.receipts.last_mut().expect("a receipt per executed transaction");
             set_post_state(receipt, root);
         }

@@ -49,7 +49,9 @@ pub use call::{
 pub use compare::first_output_difference;
 pub use database::{DatabaseError, StateProviderDatabase};
 pub use deposits::DepositLayoutError;
-pub use execute::{BlockExecutionOutput, IntermediateRoot, execute_block, execute_block_with_bal};
+pub use execute::{
+    BlockExecutionOutput, ChangesSoFar, IntermediateRoot, execute_block, execute_block_with_bal,
+};
 pub use list_check::{ListMismatch, Written};
 pub use mode::{BlockShape, ExecMode, Strategy, UnknownExecMode};
 pub use optimistic::{OptimisticStats, execute_block_optimistic, supports_optimistic};

@@ -15,9 +15,10 @@ use std::{
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_consensus::{AncestorHeaders, ConsensusError};
 use balnode_executor::{
-    BlockExecutionOutput, BlockShape, ExecMode, ExecutionError, Strategy, execute_block_optimistic,
-    execute_block_parallel_bal, execute_block_parallel_bal_with, execute_block_with_bal,
-    first_output_difference, supports_optimistic, supports_parallel_bal, worker_pool,
+    BlockExecutionOutput, BlockShape, ChangesSoFar, ExecMode, ExecutionError, Strategy,
+    execute_block_optimistic, execute_block_parallel_bal, execute_block_parallel_bal_with,
+    execute_block_with_bal, first_output_difference, supports_optimistic, supports_parallel_bal,
+    worker_pool,
 };
 use balnode_primitives::{
     Address, B256, Block, BlockHash, BlockNumber, Bytes, Header, TxEnvelope,
@@ -407,8 +408,8 @@ impl Importer {
         // One snapshot of the parent state serves execution and the state roots.
         let latest = self.store.provider()?.into_latest()?;
         // Pre-Byzantium receipts: the incremental root over the parent's trie, nothing persisted.
-        let intermediate_root = |changes: &_| {
-            let hashed = HashedPostState::from_changes(changes);
+        let intermediate_root = |so_far: &ChangesSoFar<'_>| {
+            let hashed = HashedPostState::from_changes(&so_far.changes());
             Ok(parallel_state_root(&latest, &hashed, Parallelism::CurrentPool)?.root)
         };
         let keep_list = self.generate_bals || carried.is_some() || amsterdam;

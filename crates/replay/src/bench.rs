@@ -32,7 +32,7 @@ use balnode_executor::{
     execute_block_optimistic, execute_block_parallel_bal, execute_block_parallel_bal_with,
     execute_block_with_bal, supports_optimistic, supports_parallel_bal, worker_pool,
 };
-use balnode_primitives::{B256, eips::eip7928::BlockAccessList};
+use balnode_primitives::eips::eip7928::BlockAccessList;
 use balnode_storage_api::{BlockToCommit, BlockWriter, ProviderResult, StateProvider};
 use balnode_trie::{HashedPostState, Parallelism, parallel_state_root};
 use serde::Serialize;
@@ -111,7 +111,6 @@ impl ExecMode {
         open_reader: Option<OpenReader<'_>>,
     ) -> Result<BlockExecutionOutput, ExecutionError> {
         let _ = threads;
-        let placeholder = |_: &_| Ok(B256::ZERO);
         match (self, bal) {
             (Self::Bal | Self::BalWithRoot, Some(bal))
                 if supports_parallel_bal(spec, &bundle.block) =>
@@ -141,7 +140,7 @@ impl ExecMode {
                 &bundle.block,
                 &bundle.senders,
                 state,
-                Some(&placeholder),
+                Some(&crate::replay::placeholder_root),
                 self == Self::SequentialWithList,
             ),
         }

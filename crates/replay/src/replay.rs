@@ -5,9 +5,9 @@ use std::{path::Path, sync::Arc};
 
 use balnode_chainspec::{ChainSpec, Hardfork};
 use balnode_executor::{
-    BlockExecutionOutput, IntermediateRoot, execute_block_optimistic, execute_block_parallel_bal,
-    execute_block_with_bal, first_output_difference, supports_optimistic, supports_parallel_bal,
-    worker_pool,
+    BlockExecutionOutput, ChangesSoFar, IntermediateRoot, execute_block_optimistic,
+    execute_block_parallel_bal, execute_block_with_bal, first_output_difference,
+    supports_optimistic, supports_parallel_bal, worker_pool,
 };
 use balnode_primitives::{B256, Bloom, Bytes, consensus::proofs::calculate_receipt_root};
 use balnode_storage_api::{ProviderResult, StateProvider};
@@ -57,6 +57,12 @@ impl BlockReport {
     }
 }
 
+/// The intermediate state root a replayed pre-Byzantium receipt carries: zero, as the partial pre-state
+/// cannot give the real one ([`PRE_BYZANTIUM_RECEIPTS_UNCHECKED`]). The block's changes so far are not built.
+pub(crate) fn placeholder_root(_: &ChangesSoFar<'_>) -> ProviderResult<B256> {
+    Ok(B256::ZERO)
+}
+
 /// Executes `bundle`'s block on `store` (which holds its pre-state), building the access list when `build_bal`
 /// is set. Before Byzantium the intermediate state roots the receipts carry are zero placeholders: the partial
 /// pre-state cannot give the real ones ([`PRE_BYZANTIUM_RECEIPTS_UNCHECKED`]).
@@ -70,8 +76,7 @@ pub fn execute_bundle(
     ReplayError,
 > {
     let view = store.view(bundle)?;
-    let placeholder = |_: &_| Ok(B256::ZERO);
-    let intermediate_root: IntermediateRoot<'_> = &placeholder;
+    let intermediate_root: IntermediateRoot<'_> = &placeholder_root;
     let output = execute_block_with_bal(
         spec,
         &bundle.block,
