@@ -11,16 +11,18 @@
 //! block order (there is no coordinator thread): it compares the recorded reads with the state after the
 //! transactions before it; if every value is the same, the transaction would have run exactly the same way
 //! there, so its result is committed, with the fee added to the beneficiary as the mainnet handler adds it,
-//! and its values published to the workers. The one kind of value allowed to differ is an account's balance
-//! that the transaction only moved (Block-STM's lazy updates of value transfers, for any account other than
-//! the sender): a plain transfer's recipient without code, or an account whose balance the transaction's
-//! code never observed and whose outgoing transfers pass or fail their checks alike on the balance now
-//! ([`BalanceWatch`], noted by the speculative EVM's `BALANCE`, `SELFBALANCE`, `SELFDESTRUCT`, `CALL`,
-//! `CALLCODE` and `CREATE`s); the commit moves it by the difference. WETH's balance, which every wrap and
-//! unwrap changes, is the common case. Otherwise (or when speculation failed) the committer
-//! executes the transaction again on its state. A transaction whose sender's earlier transaction is not
-//! committed yet is not speculated at all (it would read a stale nonce): the committer executes it. Neither
-//! is a call to a contract whose speculative results in this block have mostly gone stale ([`Contention`]).
+//! and its values published to the workers (while some transaction is still to be taken by one: the values
+//! serve only speculation, so the backlog a committer drains at the end of a block is not published). The one
+//! kind of value allowed to differ is an account's balance that the transaction only moved (Block-STM's lazy
+//! updates of value transfers, for any account other than the sender): a plain transfer's recipient without
+//! code, or an account whose balance the transaction's code never observed and whose outgoing transfers pass or
+//! fail their checks alike on the balance now ([`BalanceWatch`], noted by the speculative EVM's `BALANCE`,
+//! `SELFBALANCE`, `SELFDESTRUCT`, `CALL`, `CALLCODE` and `CREATE`s); the commit moves it by the difference.
+//! WETH's balance, which every wrap and unwrap changes, is the common case. Otherwise (or when speculation
+//! failed) the committer executes the transaction again on its state. A transaction whose sender's earlier
+//! transaction is not committed yet is not speculated at all (it would read a stale nonce): the committer
+//! executes it. Neither is a call to a contract whose speculative results in this block have mostly gone
+//! stale ([`Contention`]).
 //! The block access list, when asked for, is built from the commits, as in every mode.
 //!
 //! This is the speculate-and-repair core of Block-STM with a single version (the latest committed) instead of
@@ -327,6 +329,9 @@ pub fn execute_block_optimistic<P: StateProvider>(
     let waiting: Mutex<Vec<Option<Speculated>>> =
         Mutex::new(std::iter::repeat_with(|| None).take(transactions.len()).collect());
     let next = AtomicUsize::new(0);
+    // Transactions a worker has taken: once all are, no speculation starts that could read a value published
+    // from then on.
+    let started = AtomicUsize::new(0);
     // For each transaction, the block's transaction before it from the same sender.
     let mut last_from = std::collections::HashMap::with_capacity(senders.len());
     let earlier_from_sender: Vec<Option<usize>> = senders
@@ -343,7 +348,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
             if outcome.is_ok() {
                 *outcome = committer.commit_ready(
                     (spec, block, senders),
-                    (&waiting, &next),
+                    (&waiting, &next, &started),
                     (&failed, &reexecuted),
                     (&shared, counts, &contention),
                 );
@@ -370,6 +375,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
         },
         |worker, index| {
             let (transaction, sender) = (&transactions[index], &senders[index]);
+            started.fetch_add(1, Ordering::AcqRel);
             if failed.load(Ordering::Relaxed) {
                 return;
             }
@@ -427,12 +433,14 @@ type CommitterState<'s, 'r> = State<WrapDatabaseRef<ParentView<'s, 'r>>>;
 
 impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
     /// Validates and commits, in block order, the speculative results waiting from `next` on, executing
-    /// again those whose reads went stale, and publishes each commit's values to `shared`; stops at the first
-    /// result not yet in. The number executed again is counted in `reexecuted`.
+    /// again those whose reads went stale, and publishes each commit's values to `shared` while a transaction
+    /// is left that no worker has `started` (the values only serve speculation: validation and re-execution
+    /// read this state); stops at the first result not yet in. The number executed again is counted in
+    /// `reexecuted`.
     fn commit_ready(
         &mut self,
         (spec, block, senders): (&std::sync::Arc<ChainSpec>, &Block, &[Address]),
-        (waiting, next): (&Mutex<Vec<Option<Speculated>>>, &AtomicUsize),
+        (waiting, next, started): (&Mutex<Vec<Option<Speculated>>>, &AtomicUsize, &AtomicUsize),
         (failed, reexecuted): (&AtomicBool, &AtomicU64),
         (shared, counts, contention): (&'s SharedState<'r>, &mut ContentionCounts, &Contention),
     ) -> Result<(), ExecutionError> {
@@ -450,6 +458,9 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
             };
             let transaction = &transactions[index];
             let recipient = plain_transfer_recipient(transaction, senders[index], beneficiary);
+            // Speculation still to start reads this commit's values; one running now may read them or
+            // may not (a race either way: validation decides).
+            let publish = started.load(Ordering::Acquire) < transactions.len();
             let committed = self
                 .check_block_gas(transaction, None)
                 .map_err(ExecutionError::from_block(index, transaction))
@@ -468,7 +479,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
                     }
                     match (speculated, valid) {
                         (Some((executed, _, fee)), Some(_)) => {
-                            self.commit_with_fee(index, executed, (beneficiary, fee))
+                            self.commit_with_fee(index, executed, (beneficiary, fee), publish)
                         }
                         _ => {
                             reexecuted.fetch_add(1, Ordering::Relaxed);
@@ -476,6 +487,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
                                 &mut again,
                                 (spec, block, shared),
                                 (index, transaction, sender),
+                                publish,
                             )
                         }
                     }
@@ -491,12 +503,13 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
 
     /// Commits a validated speculative result (its balances rebased, [`rebase`]), paying the beneficiary the
     /// fee the mainnet handler would have paid at the end of the transaction; returns what it changed
-    /// ([`changed_keys`]).
+    /// ([`changed_keys`]) if it is to `publish` them.
     fn commit_with_fee(
         &mut self,
         index: usize,
         mut executed: Executed,
         (beneficiary, fee): (Address, U256),
+        publish: bool,
     ) -> Result<Vec<Changed>, ExecutionError> {
         let account = match executed.state.get_mut(&beneficiary) {
             Some(account) => account,
@@ -510,12 +523,13 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
         };
         account.info.balance = account.info.balance.saturating_add(fee);
         account.mark_touch();
-        let keys = changed_keys(&executed.state);
+        let keys = if publish { changed_keys(&executed.state) } else { Vec::new() };
         self.commit(index, executed);
         Ok(keys)
     }
 
-    /// Executes transaction `index` again, on this state, and commits it; returns what it changed. `again`
+    /// Executes transaction `index` again, on this state, and commits it; returns what it changed if it is to
+    /// `publish` them. `again`
     /// is the executor of the re-executions of one drain of the waiting list, built on the first: an
     /// executor is not `Send`, so it cannot be kept under the commit lock, which any worker may take, and
     /// building one per transaction made a chain of one sender's transfers (each executed here) three times
@@ -525,6 +539,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
         again: &mut Option<BlockExec<'b, CommitterState<'s, 'r>>>,
         (spec, block, shared): (&std::sync::Arc<ChainSpec>, &'b Block, &'s SharedState<'r>),
         (index, transaction, sender): (usize, &TxEnvelope, Address),
+        publish: bool,
     ) -> Result<Vec<Changed>, ExecutionError> {
         let executor = again.get_or_insert_with(|| {
             worker_executor(
@@ -540,7 +555,7 @@ impl<'s, 'r> Committer<WrapDatabaseRef<ParentView<'s, 'r>>> {
             .map(|output| Executed::new(executor, output, 0));
         std::mem::swap(executor.evm_mut().db_mut(), &mut self.state);
         let executed = executed.map_err(ExecutionError::from_block(index, transaction))?;
-        let keys = changed_keys(&executed.state);
+        let keys = if publish { changed_keys(&executed.state) } else { Vec::new() };
         self.commit(index, executed);
         Ok(keys)
     }
