@@ -69,11 +69,11 @@ fn describe() {
         "balnode_exec_disagreements_total",
         "Fallbacks on a valid list: a parallel-mode bug, always 0"
     );
-    describe_counter!("balnode_prefetch_hits_total", "State reads served by the BAL prefetch");
     describe_counter!(
-        "balnode_prefetch_misses_total",
-        "State reads the BAL prefetch did not cover"
+        "balnode_prefetch_hits_total",
+        "State reads served by the prefetch cache (the BAL mode's, or the optimistic mode's)"
     );
+    describe_counter!("balnode_prefetch_misses_total", "State reads the prefetch did not cover");
     describe_counter!("balnode_rpc_requests_total", "JSON-RPC calls, by method and outcome");
     describe_histogram!(
         "balnode_rpc_request_duration_seconds",

@@ -59,7 +59,7 @@ pub struct BlockExecutionOutput {
     /// The EIP-7928 block access list execution built: always for an Amsterdam block, and for an earlier
     /// block when asked ([`execute_block_with_bal`]).
     pub block_access_list: Option<BlockAccessList>,
-    /// What the access-list prefetch read and how it served execution (the BAL-parallel mode).
+    /// What the prefetch read and how it served execution (the BAL-parallel and optimistic modes).
     pub prefetch: Option<PrefetchStats>,
 }
 

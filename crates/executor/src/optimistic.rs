@@ -38,10 +38,12 @@
 
 use std::{
     cell::RefCell,
+    cmp::min,
     sync::{
         Mutex, PoisonError, RwLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use alloy_evm::{Evm, block::BlockExecutor};
@@ -66,7 +68,7 @@ use crate::{
     database::DatabaseError,
     execute::{BlockExec, BlockExecutionOutput, block_executor, finish_block, worker_executor},
     parallel::{Committer, Executed, supports_parallel_bal},
-    prefetch::OpenReader,
+    prefetch::{OpenReader, PrefetchStats, block_hints},
     schedule::{lock, run_dynamic},
     shared_state::{Changed, LatestView, ParentView, SharedState, changed_keys},
 };
@@ -281,7 +283,8 @@ pub fn supports_optimistic(spec: &ChainSpec, block: &Block) -> bool {
 
 /// Executes `block` on `state` (the parent's post-state) optimistically on the current rayon pool; see the
 /// module docs. `build_bal` builds the block's access list as a by-product; `open_reader` gives each worker
-/// its own reader of the same state ([`OpenReader`]).
+/// its own reader of the same state ([`OpenReader`]). The output's `prefetch` says what the workers read
+/// ahead of the block's hints (`block_hints`) and how the shared cache served the parent state's reads.
 pub fn execute_block_optimistic<P: StateProvider>(
     spec: &std::sync::Arc<ChainSpec>,
     block: &Block,
@@ -305,6 +308,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
     let readers: Vec<Box<dyn StateProvider>> = open_reader
         .and_then(|open| (0..rayon::current_num_threads()).map(|_| open().ok()).collect())
         .unwrap_or_default();
+    let begun = Instant::now();
     let shared = SharedState::new(&state, readers);
 
     let coordinator = State::builder()
@@ -363,17 +367,44 @@ pub fn execute_block_optimistic<P: StateProvider>(
             }
         }
     };
-    // In block order, to whichever worker is free: a transaction then runs after most of those before it
-    // are committed, and reads their values.
+    // What the block names of its reads (no list: its senders, recipients, EIP-2930 lists...), read ahead by
+    // the first items the workers take, in parts of a few transactions each (one item per transaction
+    // costs more in handing out than in reading), and only on more than one thread (on one, the reads
+    // would overlap nothing). Then the transactions, in block order, to whichever worker is free: a
+    // transaction then runs after most of those before it are committed, and reads their values.
+    const HINTED_TOGETHER: usize = 16;
+    let hint_parts = if rayon::current_num_threads() > 1 {
+        transactions.len().div_ceil(HINTED_TOGETHER) + 1
+    } else {
+        0
+    };
+    let (hinted, prefetched_in) = (AtomicUsize::new(0), AtomicU64::new(0));
     run_dynamic(
-        transactions.len(),
+        hint_parts + transactions.len(),
         || {
             let mut worker = worker_executor(spec, block, worker_state(&shared));
             worker.evm.defer_rewards();
             worker.evm.watch_balances();
             worker
         },
-        |worker, index| {
+        |worker, item| {
+            let Some(index) = item.checked_sub(hint_parts) else {
+                let parts = match item {
+                    0 => 0..1,
+                    chunk => {
+                        let first = (chunk - 1) * HINTED_TOGETHER + 1;
+                        first..min(first + HINTED_TOGETHER, transactions.len() + 1)
+                    }
+                };
+                for (address, slots) in parts.flat_map(|part| block_hints(block, senders, part)) {
+                    shared.prefetch(address, &slots);
+                }
+                // The last part to end times the prefetch.
+                if hinted.fetch_add(1, Ordering::AcqRel) + 1 == hint_parts {
+                    prefetched_in.store(begun.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                }
+                return;
+            };
             let (transaction, sender) = (&transactions[index], &senders[index]);
             started.fetch_add(1, Ordering::AcqRel);
             if failed.load(Ordering::Relaxed) {
@@ -419,12 +450,20 @@ pub fn execute_block_optimistic<P: StateProvider>(
     );
     let committer_stats = reexecuted.load(Ordering::Relaxed);
     committer.hand_back(&mut executor);
-    let output = finish_block(spec, block, executor)?;
+    let mut output = finish_block(spec, block, executor)?;
+    let ((accounts, slots), (hits, misses)) = shared.counts();
+    output.prefetch = Some(PrefetchStats {
+        accounts,
+        slots,
+        elapsed: Duration::from_nanos(prefetched_in.into_inner()),
+        hits,
+        misses,
+    });
     let stats = OptimisticStats {
         committed: transactions.len() as u64 - committer_stats,
         reexecuted: committer_stats,
     };
-    debug!(target: "exec::optimistic", number = block.header.number, transactions = transactions.len(), ?stats, "Executed block optimistically");
+    debug!(target: "exec::optimistic", number = block.header.number, transactions = transactions.len(), ?stats, prefetch = ?output.prefetch, "Executed block optimistically");
     Ok((output, stats))
 }
 

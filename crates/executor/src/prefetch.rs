@@ -1,6 +1,11 @@
 //! Access-list-driven prefetching: before a block runs, every account, slot and contract code its block
 //! access list names is read from the parent state, in parallel, into one read-only cache that all workers
 //! share. Code is decoded (and analysed) once per block instead of once per transaction.
+//!
+//! A block without a list says less about what it reads, but not nothing ([`block_hints`]): its beneficiary,
+//! each transaction's sender and recipient (with the recipient's code), the accounts and slots of its EIP-2930
+//! access list, the accounts its EIP-7702 authorizations delegate to, the withdrawals' recipients. The
+//! optimistic mode reads those ahead into its shared cache.
 
 use std::{
     sync::atomic::{AtomicU64, Ordering},
@@ -8,7 +13,8 @@ use std::{
 };
 
 use balnode_primitives::{
-    Address, B256, KECCAK256_EMPTY, U256,
+    Address, B256, Block, KECCAK256_EMPTY, U256,
+    consensus::Transaction,
     eips::eip7928::{AccountChanges, BlockAccessList},
     primitives::map::{AddressMap, B256Map, HashMap},
 };
@@ -30,18 +36,23 @@ pub(crate) struct PrefetchedAccount {
     storage: HashMap<U256, U256>,
 }
 
-/// What a prefetch read and how the cache served execution.
+/// What a prefetch read and how the cache served execution: the BAL mode's, of everything the list names,
+/// or the optimistic mode's, of what the block names without a list (its senders, recipients, EIP-2930
+/// lists...).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PrefetchStats {
     /// Accounts read ahead.
     pub accounts: usize,
     /// Storage slots read ahead.
     pub slots: usize,
-    /// Time spent reading ahead.
+    /// Time spent reading ahead: from the start of the block's call until the last read ahead ended (in the
+    /// optimistic mode, the workers take the reads first, and a transaction can start while the last ones
+    /// end).
     pub elapsed: Duration,
-    /// Reads served from the cache.
+    /// Reads of the parent state served from the cache.
     pub hits: u64,
-    /// Reads that went to the store (not named by the list).
+    /// Reads of the parent state that went to the store: not read ahead (by the BAL mode: not named by the
+    /// list; by the optimistic mode: not named by the block, and read first by that read).
     pub misses: u64,
 }
 
@@ -62,7 +73,46 @@ pub struct PrefetchedState<P> {
 /// A counter on a cache line of its own.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Counter(AtomicU64);
+pub(crate) struct Counter(pub(crate) AtomicU64);
+
+/// What a block without an access list names of its reads before it is executed, in
+/// `1 + transactions` parts: part 0 the beneficiary and the withdrawals' recipients, part `i + 1`
+/// transaction `i`'s sender, recipient, EIP-2930 access list (accounts and slots) and EIP-7702 delegates.
+/// Execution reads all of them (a sender is charged, a recipient is called or paid, a listed account and
+/// slot are warmed, a delegate's code runs when its authority is called) except some delegates, whose
+/// authorization may fail; code comes with its account. Parts repeat accounts: the reader skips what is
+/// already read.
+pub(crate) fn block_hints<'a>(
+    block: &'a Block,
+    senders: &'a [Address],
+    part: usize,
+) -> impl Iterator<Item = (Address, Vec<U256>)> + 'a {
+    let block_wide = (part == 0).then(|| {
+        let withdrawals = block.body.withdrawals.iter().flatten();
+        std::iter::once(block.header.beneficiary)
+            .chain(withdrawals.map(|withdrawal| withdrawal.address))
+            .map(|address| (address, Vec::new()))
+    });
+    let transaction = part.checked_sub(1).and_then(|index| {
+        let transaction = block.body.transactions.get(index)?;
+        let listed =
+            transaction.access_list().into_iter().flat_map(|list| list.iter()).map(|item| {
+                let slots =
+                    item.storage_keys.iter().map(|key| U256::from_be_bytes(key.0)).collect();
+                (item.address, slots)
+            });
+        let delegates = transaction.authorization_list().unwrap_or_default().iter();
+        Some(
+            [senders.get(index).copied(), transaction.to()]
+                .into_iter()
+                .flatten()
+                .map(|address| (address, Vec::new()))
+                .chain(listed)
+                .chain(delegates.map(|authorization| (authorization.address, Vec::new()))),
+        )
+    });
+    block_wide.into_iter().flatten().chain(transaction.into_iter().flatten())
+}
 
 impl<P> std::fmt::Debug for PrefetchedState<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -224,5 +274,61 @@ impl<P: StateProvider> DatabaseRef for PrefetchedState<P> {
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
         self.inner.block_hash_ref(number)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use balnode_primitives::{
+        BlockBody, Header,
+        consensus::{Signed, TxEip2930, TxEnvelope, TxLegacy},
+        eips::{eip2930::AccessListItem, eip4895::Withdrawal},
+        primitives::{Signature, TxKind},
+    };
+
+    use super::*;
+
+    #[test]
+    fn a_block_without_a_list_names_its_accounts_and_slots_part_by_part() {
+        let [beneficiary, sender, called, listed, withdrawn] =
+            [1, 2, 3, 4, 5].map(Address::repeat_byte);
+        let call = TxLegacy { to: TxKind::Call(called), ..Default::default() };
+        let create = TxLegacy { to: TxKind::Create, ..Default::default() };
+        let slot = |n: u8| B256::repeat_byte(n);
+        let listing = TxEip2930 {
+            to: TxKind::Call(called),
+            access_list: vec![AccessListItem {
+                address: listed,
+                storage_keys: vec![slot(2), slot(1)],
+            }]
+            .into(),
+            ..Default::default()
+        };
+        let transactions: Vec<TxEnvelope> = vec![
+            Signed::new_unhashed(call, Signature::test_signature()).into(),
+            Signed::new_unhashed(create, Signature::test_signature()).into(),
+            Signed::new_unhashed(listing, Signature::test_signature()).into(),
+        ];
+        let block = Block {
+            header: Header { beneficiary, ..Default::default() },
+            body: BlockBody {
+                transactions,
+                ommers: vec![],
+                withdrawals: Some(
+                    vec![Withdrawal { address: withdrawn, ..Default::default() }].into(),
+                ),
+            },
+        };
+        let senders = [sender; 3];
+        let part = |part| block_hints(&block, &senders, part).collect::<Vec<_>>();
+        let key = |n: u8| U256::from_be_bytes(slot(n).0);
+        assert_eq!(part(0), vec![(beneficiary, vec![]), (withdrawn, vec![])]);
+        assert_eq!(part(1), vec![(sender, vec![]), (called, vec![])]);
+        assert_eq!(part(2), vec![(sender, vec![])], "a creation names no recipient");
+        assert_eq!(
+            part(3),
+            vec![(sender, vec![]), (called, vec![]), (listed, vec![key(2), key(1)])]
+        );
+        assert_eq!(part(4), vec![]);
     }
 }

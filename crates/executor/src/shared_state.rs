@@ -11,6 +11,8 @@
 //! What a worker reads may mix values committed at different times; that costs nothing in correctness: the
 //! committer validates every value a transaction read against its own state before the transaction.
 
+use std::sync::atomic::Ordering;
+
 use balnode_primitives::{Address, B256, KECCAK256_EMPTY, U256};
 use balnode_storage_api::StateProvider;
 use revm::{
@@ -19,7 +21,10 @@ use revm::{
     state::{AccountInfo, Bytecode, EvmState},
 };
 
-use crate::database::{DatabaseError, StateProviderDatabase};
+use crate::{
+    database::{DatabaseError, StateProviderDatabase},
+    prefetch::Counter,
+};
 
 /// A map the block's threads share, with alloy's fast hasher (dashmap's default, SipHash, showed in the
 /// optimistic mode's profile: every read of a worker's transaction looks up one or two of these).
@@ -41,6 +46,12 @@ pub(crate) struct SharedState<'r> {
     committed_accounts: DashMap<Address, Option<AccountInfo>>,
     /// Slots as committed so far.
     committed_storage: DashMap<(Address, U256), U256>,
+    /// Reads of the parent state served from the cache, one counter per pool thread (and one for the others).
+    hits: Vec<Counter>,
+    /// Reads of the parent state that went to the store (not counting [`SharedState::prefetch`]'s).
+    misses: Vec<Counter>,
+    /// Accounts and slots [`SharedState::prefetch`] read from the store.
+    read_ahead: [Counter; 2],
 }
 
 impl std::fmt::Debug for SharedState<'_> {
@@ -64,7 +75,41 @@ impl<'r> SharedState<'r> {
             storage: DashMap::default(),
             committed_accounts: DashMap::default(),
             committed_storage: DashMap::default(),
+            hits: counters(),
+            misses: counters(),
+            read_ahead: Default::default(),
         }
+    }
+
+    /// Reads `address` (with its code) and `slots` of the parent state into the cache, unless there already.
+    /// A read that fails is left to execution, which will make it again and report it.
+    pub(crate) fn prefetch(&self, address: Address, slots: &[U256]) {
+        if !self.accounts.contains_key(&address) && self.load_basic(address).is_ok() {
+            self.read_ahead[0].0.fetch_add(1, Ordering::Relaxed);
+        }
+        for slot in slots {
+            if !self.storage.contains_key(&(address, *slot))
+                && self.load_storage(address, *slot).is_ok()
+            {
+                self.read_ahead[1].0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The accounts and slots read ahead, and how many reads of the parent state the cache served and how
+    /// many went to the store, so far.
+    pub(crate) fn counts(&self) -> ((usize, usize), (u64, u64)) {
+        let sum = |counters: &[Counter]| -> u64 {
+            counters.iter().map(|counter| counter.0.load(Ordering::Relaxed)).sum()
+        };
+        let [accounts, slots] = &self.read_ahead;
+        let read_ahead = |counter: &Counter| counter.0.load(Ordering::Relaxed) as usize;
+        ((read_ahead(accounts), read_ahead(slots)), (sum(&self.hits), sum(&self.misses)))
+    }
+
+    fn count(counters: &[Counter]) {
+        let thread = rayon::current_thread_index().map_or(0, |index| index + 1);
+        counters[thread % counters.len()].0.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The parent state only (the committer's view: its own `State` holds what it committed).
@@ -126,8 +171,14 @@ impl<'r> SharedState<'r> {
 
     fn parent_basic(&self, address: Address) -> Result<Option<AccountInfo>, DatabaseError> {
         if let Some(info) = self.accounts.get(&address) {
+            Self::count(&self.hits);
             return Ok(info.clone());
         }
+        Self::count(&self.misses);
+        self.load_basic(address)
+    }
+
+    fn load_basic(&self, address: Address) -> Result<Option<AccountInfo>, DatabaseError> {
         let mut info = self.reader().basic_ref(address)?;
         if let Some(info) = info.as_mut() {
             info.code = Some(self.parent_code(info.code_hash)?);
@@ -138,12 +189,23 @@ impl<'r> SharedState<'r> {
 
     fn parent_storage(&self, address: Address, slot: U256) -> Result<U256, DatabaseError> {
         if let Some(value) = self.storage.get(&(address, slot)) {
+            Self::count(&self.hits);
             return Ok(*value);
         }
+        Self::count(&self.misses);
+        self.load_storage(address, slot)
+    }
+
+    fn load_storage(&self, address: Address, slot: U256) -> Result<U256, DatabaseError> {
         let value = self.reader().storage_ref(address, slot)?;
         self.storage.insert((address, slot), value);
         Ok(value)
     }
+}
+
+/// One counter per thread of the current pool, and one for the threads outside it.
+fn counters() -> Vec<Counter> {
+    std::iter::repeat_with(Counter::default).take(rayon::current_num_threads() + 1).collect()
 }
 
 /// An account a committed transaction touched, as [`SharedState::publish`] publishes it.
@@ -242,7 +304,57 @@ impl DatabaseRef for LatestView<'_, '_> {
 
 #[cfg(test)]
 mod tests {
+    use balnode_primitives::{Account, BlockHash, BlockNumber, Bytes, StorageKey, StorageValue};
+    use balnode_storage_api::{AccountReader, BlockHashReader, BytecodeReader, ProviderResult};
+
     use super::*;
+
+    /// One account with a balance of 1 and every slot at 7.
+    #[derive(Debug)]
+    struct OneAccount;
+
+    impl AccountReader for OneAccount {
+        fn basic_account(&self, _: Address) -> ProviderResult<Option<Account>> {
+            Ok(Some(Account { balance: U256::from(1), ..Default::default() }))
+        }
+    }
+
+    impl BytecodeReader for OneAccount {
+        fn bytecode_by_hash(&self, _: B256) -> ProviderResult<Option<Bytes>> {
+            Ok(None)
+        }
+    }
+
+    impl BlockHashReader for OneAccount {
+        fn block_hash(&self, _: BlockNumber) -> ProviderResult<Option<BlockHash>> {
+            Ok(None)
+        }
+    }
+
+    impl StateProvider for OneAccount {
+        fn storage(&self, _: Address, _: StorageKey) -> ProviderResult<Option<StorageValue>> {
+            Ok(Some(U256::from(7)))
+        }
+    }
+
+    #[test]
+    fn what_was_read_ahead_is_a_hit_and_the_rest_a_miss() {
+        let (read_ahead, not) = (Address::repeat_byte(1), Address::repeat_byte(2));
+        let state = SharedState::new(&OneAccount, Vec::new());
+        state.prefetch(read_ahead, &[U256::from(1)]);
+        state.prefetch(read_ahead, &[U256::from(1)]);
+        assert_eq!(state.counts(), ((1, 1), (0, 0)), "read ahead once, neither a hit nor a miss");
+        let parent = state.parent();
+        assert_eq!(parent.basic_ref(read_ahead).unwrap().unwrap().balance, U256::from(1));
+        assert_eq!(parent.storage_ref(read_ahead, U256::from(1)).unwrap(), U256::from(7));
+        assert_eq!(state.counts().1, (2, 0));
+        assert_eq!(parent.storage_ref(read_ahead, U256::from(2)).unwrap(), U256::from(7));
+        assert_eq!(parent.basic_ref(not).unwrap().unwrap().balance, U256::from(1));
+        assert_eq!(state.counts().1, (2, 2));
+        // Once read, from the cache.
+        parent.basic_ref(not).unwrap();
+        assert_eq!(state.counts().1, (3, 2));
+    }
 
     #[test]
     fn touched_accounts_and_changed_slots_are_published() {

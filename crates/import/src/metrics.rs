@@ -12,7 +12,7 @@
 //! | `balnode_exec_reexecuted_transactions_total` | counter | optimistic transactions executed again |
 //! | `balnode_exec_fallbacks_total` | counter | parallel runs that did not verify and ran sequentially |
 //! | `balnode_exec_disagreements_total` | counter | fallbacks on a valid list (a parallel-mode bug: always 0) |
-//! | `balnode_prefetch_hits_total`, `_misses_total` | counter | reads served by the BAL prefetch, or not |
+//! | `balnode_prefetch_hits_total`, `_misses_total` | counter | reads served by the prefetch cache (BAL or optimistic mode), or not |
 
 use std::{sync::atomic::Ordering, time::Duration};
 
@@ -26,7 +26,7 @@ pub(crate) fn phase(name: &'static str, elapsed: Duration) {
     histogram!("balnode_import_phase_seconds", "phase" => name).record(elapsed.as_secs_f64());
 }
 
-/// Records what a BAL prefetch read ahead served.
+/// Records what a prefetch read ahead served.
 pub(crate) fn prefetched(prefetch: &PrefetchStats) {
     phase("prefetch", prefetch.elapsed);
     counter!("balnode_prefetch_hits_total").increment(prefetch.hits);
