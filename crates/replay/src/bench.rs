@@ -8,7 +8,8 @@
 //!   (`posix_fadvise(DONTNEED)` on closed files; `/proc/sys/vm/drop_caches` is not writable in a container),
 //!   so execution reads from disk.
 //!
-//! The time is split into *prefetch* (reading ahead what the BAL names: the `bal` mode; 0 for the others), *execute*
+//! The time is split into *prefetch* (reading ahead what the BAL names in the `bal` mode, or what the block
+//! names in the `optimistic` mode; 0 for the others), *execute*
 //! (the mode's execution of the block, receipts and state changes included), *root* (the incremental state
 //! root of the changes over the store's trie, on the mode's thread count — over a partial pre-state, so
 //! smaller tries than mainnet's) and *commit* (the block's changes written to the store: cold runs only, each
@@ -28,7 +29,7 @@ use std::{
 
 use balnode_chainspec::ChainSpec;
 use balnode_executor::{
-    BlockExecutionOutput, BlockShape, ExecutionError, OpenReader, Strategy,
+    BlockExecutionOutput, BlockShape, ExecutionError, OpenReader, PrefetchStats, Strategy,
     execute_block_optimistic, execute_block_parallel_bal, execute_block_parallel_bal_with,
     execute_block_with_bal, supports_optimistic, supports_parallel_bal, worker_pool,
 };
@@ -167,8 +168,10 @@ pub struct ModeTimes {
     pub threads: usize,
     /// `warm` or `cold`.
     pub cache: &'static str,
-    /// Reading ahead what the access list names (0 for modes without a prefetch).
+    /// Reading ahead what the access list (or the block) names (0 for modes without a prefetch).
     pub prefetch_ms: f64,
+    /// What the prefetch read and how its cache served execution, in the last run (modes with a prefetch).
+    pub prefetch: Option<PrefetchCounts>,
     /// Execution.
     pub execute_ms: f64,
     /// The fastest prefetch plus execution of the runs (less disturbed by other load on the machine than the
@@ -185,6 +188,39 @@ pub struct ModeTimes {
     pub commit_ms: Option<f64>,
     /// Gas over the execute time.
     pub mgas_per_s: f64,
+}
+
+/// What a mode's prefetch read and how its cache served the reads of the parent state.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct PrefetchCounts {
+    /// Accounts read ahead.
+    pub accounts: usize,
+    /// Slots read ahead.
+    pub slots: usize,
+    /// Reads served from the cache.
+    pub hits: u64,
+    /// Reads that went to the store.
+    pub misses: u64,
+}
+
+impl From<PrefetchStats> for PrefetchCounts {
+    fn from(stats: PrefetchStats) -> Self {
+        Self {
+            accounts: stats.accounts,
+            slots: stats.slots,
+            hits: stats.hits,
+            misses: stats.misses,
+        }
+    }
+}
+
+impl std::ops::AddAssign for PrefetchCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.accounts += other.accounts;
+        self.slots += other.slots;
+        self.hits += other.hits;
+        self.misses += other.misses;
+    }
 }
 
 /// One block of the report.
@@ -270,6 +306,21 @@ pub struct AutoRow {
     pub below_0_9: Vec<u64>,
 }
 
+/// A mode's prefetch over the whole corpus.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrefetchRow {
+    /// The mode's name.
+    pub mode: &'static str,
+    /// Threads.
+    pub threads: usize,
+    /// `warm` or `cold`.
+    pub cache: &'static str,
+    /// Summed over the blocks (each block's last run).
+    pub counts: PrefetchCounts,
+    /// Total prefetch time, from the median runs.
+    pub prefetch_ms: f64,
+}
+
 /// One summary row: a configuration over the whole corpus.
 #[derive(Debug, Clone, Serialize)]
 pub struct SummaryRow {
@@ -334,6 +385,8 @@ pub struct BenchReport {
     pub summary_to_root_best: Vec<SummaryRow>,
     /// `--exec auto` on two workers, with and without the access lists, from the median runs.
     pub auto: Vec<AutoRow>,
+    /// Per configuration with a prefetch, over the corpus.
+    pub prefetch: Vec<PrefetchRow>,
     /// From the critical paths.
     pub ideal_speedup: IdealSpeedup,
 }
@@ -357,8 +410,10 @@ fn mgas(gas: u64, duration: Duration) -> f64 {
 /// The times of one run.
 #[derive(Debug, Clone, Copy, Default)]
 struct RunTimes {
-    /// The access-list prefetch, inside the mode's call (zero for modes without one).
+    /// The prefetch, inside the mode's call (zero for modes without one).
     prefetch: Duration,
+    /// What it read, and how its cache served execution.
+    read: Option<PrefetchStats>,
     /// The rest of the mode's call.
     execute: Duration,
     root: Duration,
@@ -432,7 +487,8 @@ fn run_once(
         Ok(output) => output,
         Err(error) => return Ok(Err(format!("{} failed: {error}", mode.name()))),
     };
-    let prefetch = output.prefetch.map_or(Duration::ZERO, |stats| stats.elapsed);
+    let read = output.prefetch;
+    let prefetch = read.map_or(Duration::ZERO, |stats| stats.elapsed);
     let execute = elapsed.saturating_sub(prefetch);
     let started = Instant::now();
     let root = match early_root {
@@ -468,7 +524,7 @@ fn run_once(
     } else {
         None
     };
-    Ok(Ok(RunTimes { prefetch, execute, root: root_time, commit: commit_time }))
+    Ok(Ok(RunTimes { prefetch, read, execute, root: root_time, commit: commit_time }))
 }
 
 impl RunTimes {
@@ -692,6 +748,7 @@ fn summarise(
         threads,
         cache,
         prefetch_ms: ms(prefetch),
+        prefetch: runs.last().and_then(|run| run.read).map(PrefetchCounts::from),
         execute_ms: ms(execute),
         execute_best_ms: ms(runs
             .iter()
@@ -795,6 +852,7 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
     let pair_ms: f64 = blocks.iter().map(|block| block.revm_pair_ms).sum();
     let analysis_ms: f64 = blocks.iter().map(|block| block.code_analysis_ms).sum();
     let auto = auto_rows(&blocks, total_gas);
+    let prefetch = prefetch_rows(&blocks);
     BenchReport {
         revm_with_code_analysis_mgas_per_s: mgas_of(revm_ms + analysis_ms),
         sequential_in_memory_mgas_per_s: mgas_of(in_memory_ms),
@@ -808,8 +866,42 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
         summary_to_root,
         summary_to_root_best,
         auto,
+        prefetch,
         ideal_speedup,
     }
+}
+
+/// The [`PrefetchRow`]s of the configurations that read ahead, in the summary's order.
+fn prefetch_rows(blocks: &[BlockBench]) -> Vec<PrefetchRow> {
+    let mut rows = Vec::new();
+    for cache in ["warm", "cold"] {
+        for &mode in ExecMode::ALL {
+            for &threads in mode.thread_counts() {
+                let modes = blocks.iter().flat_map(|block| &block.modes).filter(|times| {
+                    times.mode == mode.name() && times.threads == threads && times.cache == cache
+                });
+                let (mut counts, mut prefetch_ms, mut any) =
+                    (PrefetchCounts::default(), 0.0, false);
+                for times in modes {
+                    if let Some(read) = times.prefetch {
+                        counts += read;
+                        any = true;
+                    }
+                    prefetch_ms += times.prefetch_ms;
+                }
+                if any {
+                    rows.push(PrefetchRow {
+                        mode: mode.name(),
+                        threads,
+                        cache,
+                        counts,
+                        prefetch_ms,
+                    });
+                }
+            }
+        }
+    }
+    rows
 }
 
 /// The [`AutoRow`]s of the corpus, for each cache measured.
@@ -960,6 +1052,29 @@ impl BenchReport {
                 if below.is_empty() { "none".to_owned() } else { below.join(", ") }
             );
         }
+        if !self.prefetch.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nPrefetch over the corpus (counts from each block's last run; a read is one of the parent state \
+                 that reached the mode's shared cache; what reading ahead saves on a cold cache is the summary's cold `time / sequential` \
+                 against its warm one):\n\n\
+                 | mode | threads | cache | accounts read ahead | slots read ahead | reads from the cache | reads from the store | hit rate | prefetch ms |\n\
+                 |---|---:|---|---:|---:|---:|---:|---:|---:|"
+            );
+            for row in &self.prefetch {
+                let PrefetchCounts { accounts, slots, hits, misses } = row.counts;
+                let rate = hits as f64 / (hits + misses).max(1) as f64;
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {accounts} | {slots} | {hits} | {misses} | {:.1}% | {:.1} |",
+                    row.mode,
+                    row.threads,
+                    row.cache,
+                    rate * 100.0,
+                    row.prefetch_ms
+                );
+            }
+        }
         let ideal = &self.ideal_speedup;
         let _ = writeln!(
             out,
@@ -1030,6 +1145,7 @@ mod tests {
             threads,
             cache: "warm",
             prefetch_ms: 0.0,
+            prefetch: None,
             execute_ms,
             execute_best_ms: execute_ms,
             root_ms: 0.0,
@@ -1057,6 +1173,28 @@ mod tests {
             auto,
             notes: Vec::new(),
         }
+    }
+
+    #[test]
+    fn prefetch_rows_sum_the_blocks_of_each_configuration_that_reads_ahead() {
+        let read = |accounts, hits, misses| {
+            let mut times = times("optimistic", 2, 1.0);
+            times.prefetch_ms = 0.5;
+            times.prefetch = Some(PrefetchCounts { accounts, slots: 1, hits, misses });
+            times
+        };
+        let choice = AutoChoice { with_list: "bal", without_list: "optimistic" };
+        let blocks = [
+            block(1, choice, vec![times("sequential", 1, 2.0), read(3, 10, 5)]),
+            block(2, choice, vec![times("sequential", 1, 2.0), read(4, 20, 0)]),
+        ];
+        let rows = prefetch_rows(&blocks);
+        assert_eq!(rows.len(), 1, "sequential execution reads nothing ahead: {rows:?}");
+        let row = &rows[0];
+        assert_eq!((row.mode, row.threads, row.cache), ("optimistic", 2, "warm"));
+        let PrefetchCounts { accounts, slots, hits, misses } = row.counts;
+        assert_eq!((accounts, slots, hits, misses), (7, 2, 30, 5));
+        assert!((row.prefetch_ms - 1.0).abs() < 1e-9);
     }
 
     #[test]
