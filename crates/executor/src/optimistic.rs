@@ -43,7 +43,7 @@ use std::{
         Mutex, PoisonError, RwLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alloy_evm::{Evm, block::BlockExecutor};
@@ -308,7 +308,6 @@ pub fn execute_block_optimistic<P: StateProvider>(
     let readers: Vec<Box<dyn StateProvider>> = open_reader
         .and_then(|open| (0..rayon::current_num_threads()).map(|_| open().ok()).collect())
         .unwrap_or_default();
-    let begun = Instant::now();
     let shared = SharedState::new(&state, readers);
 
     let coordinator = State::builder()
@@ -367,20 +366,19 @@ pub fn execute_block_optimistic<P: StateProvider>(
             }
         }
     };
-    // What the block names of its reads (no list: its senders, recipients, EIP-2930 lists...), read ahead by
-    // the first items the workers take, in parts of a few transactions each (one item per transaction
-    // costs more in handing out than in reading), and only on more than one thread (on one, the reads
-    // would overlap nothing). Then the transactions, in block order, to whichever worker is free: a
-    // transaction then runs after most of those before it are committed, and reads their values.
-    const HINTED_TOGETHER: usize = 16;
+    // The transactions, in block order, to whichever worker is free: a transaction then runs after most of
+    // those before it are committed, and reads their values. On more than one thread (on one, the reads
+    // would overlap nothing), what the block names of its reads (no list: its senders, recipients, EIP-2930
+    // lists...) is read ahead, a chunk of transactions' worth at a time (one item per transaction costs
+    // more in handing out than in reading), one chunk ahead of the transactions taken.
     let hint_parts = if rayon::current_num_threads() > 1 {
         transactions.len().div_ceil(HINTED_TOGETHER) + 1
     } else {
         0
     };
-    let (hinted, prefetched_in) = (AtomicUsize::new(0), AtomicU64::new(0));
+    let items = work_order(hint_parts, transactions.len());
     run_dynamic(
-        hint_parts + transactions.len(),
+        items.len(),
         || {
             let mut worker = worker_executor(spec, block, worker_state(&shared));
             worker.evm.defer_rewards();
@@ -388,22 +386,22 @@ pub fn execute_block_optimistic<P: StateProvider>(
             worker
         },
         |worker, item| {
-            let Some(index) = item.checked_sub(hint_parts) else {
-                let parts = match item {
-                    0 => 0..1,
-                    chunk => {
-                        let first = (chunk - 1) * HINTED_TOGETHER + 1;
-                        first..min(first + HINTED_TOGETHER, transactions.len() + 1)
+            let index = match items[item] {
+                Item::Transaction(index) => index,
+                Item::Hints(item) => {
+                    let parts = match item {
+                        0 => 0..1,
+                        chunk => {
+                            let first = (chunk - 1) * HINTED_TOGETHER + 1;
+                            first..min(first + HINTED_TOGETHER, transactions.len() + 1)
+                        }
+                    };
+                    for (address, slots) in parts.flat_map(|part| block_hints(block, senders, part))
+                    {
+                        shared.prefetch(address, &slots);
                     }
-                };
-                for (address, slots) in parts.flat_map(|part| block_hints(block, senders, part)) {
-                    shared.prefetch(address, &slots);
+                    return;
                 }
-                // The last part to end times the prefetch.
-                if hinted.fetch_add(1, Ordering::AcqRel) + 1 == hint_parts {
-                    prefetched_in.store(begun.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                }
-                return;
             };
             let (transaction, sender) = (&transactions[index], &senders[index]);
             started.fetch_add(1, Ordering::AcqRel);
@@ -455,7 +453,8 @@ pub fn execute_block_optimistic<P: StateProvider>(
     output.prefetch = Some(PrefetchStats {
         accounts,
         slots,
-        elapsed: Duration::from_nanos(prefetched_in.into_inner()),
+        // The reads overlap execution: not a phase of their own.
+        elapsed: Duration::ZERO,
         hits,
         misses,
     });
@@ -465,6 +464,34 @@ pub fn execute_block_optimistic<P: StateProvider>(
     };
     debug!(target: "exec::optimistic", number = block.header.number, transactions = transactions.len(), ?stats, prefetch = ?output.prefetch, "Executed block optimistically");
     Ok((output, stats))
+}
+
+/// How many transactions' hints one item of [`execute_block_optimistic`] reads ahead.
+const HINTED_TOGETHER: usize = 16;
+
+/// One item the optimistic mode's workers take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    /// Reading ahead part `n` of the hints: 0 the block's own, `c >= 1` those of transactions
+    /// `(c - 1) * HINTED_TOGETHER..c * HINTED_TOGETHER`.
+    Hints(usize),
+    /// Executing the transaction at this index.
+    Transaction(usize),
+}
+
+/// The order the workers take `hint_parts` parts of hints and `transactions` transactions in: the
+/// transactions in block order, each chunk of them after the hints of the next chunk, so that the reads
+/// stay one chunk ahead of execution; the block's own hints and the first chunk's first.
+fn work_order(hint_parts: usize, transactions: usize) -> Vec<Item> {
+    let mut items = Vec::with_capacity(hint_parts + transactions);
+    items.extend((0..hint_parts.min(2)).map(Item::Hints));
+    for (chunk, first) in (0..transactions).step_by(HINTED_TOGETHER).enumerate() {
+        if chunk + 2 < hint_parts {
+            items.push(Item::Hints(chunk + 2));
+        }
+        items.extend((first..min(first + HINTED_TOGETHER, transactions)).map(Item::Transaction));
+    }
+    items
 }
 
 /// The committer's state: what it committed over the parent state.
@@ -697,6 +724,18 @@ fn state_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hints_are_read_one_chunk_ahead_of_the_transactions() {
+        use Item::{Hints, Transaction};
+        assert_eq!(work_order(0, 3), vec![Transaction(0), Transaction(1), Transaction(2)]);
+        assert_eq!(work_order(1, 0), vec![Hints(0)]);
+        let order = work_order(4, 40);
+        assert_eq!(&order[..3], &[Hints(0), Hints(1), Hints(2)]);
+        assert_eq!(order[3..19], (0..16).map(Transaction).collect::<Vec<_>>());
+        assert_eq!(order[19], Hints(3));
+        assert_eq!(order[20..], (16..40).map(Transaction).collect::<Vec<_>>());
+    }
 
     #[test]
     fn a_balance_may_differ_where_the_transaction_only_moved_it() {

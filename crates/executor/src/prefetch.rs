@@ -45,9 +45,8 @@ pub struct PrefetchStats {
     pub accounts: usize,
     /// Storage slots read ahead.
     pub slots: usize,
-    /// Time spent reading ahead: from the start of the block's call until the last read ahead ended (in the
-    /// optimistic mode, the workers take the reads first, and a transaction can start while the last ones
-    /// end).
+    /// Time spent reading ahead before execution, from the start of the block's call (the BAL mode's
+    /// first round); zero in the optimistic mode, whose reads ahead overlap its execution.
     pub elapsed: Duration,
     /// Reads of the parent state served from the cache.
     pub hits: u64,

@@ -28,7 +28,10 @@ pub(crate) fn phase(name: &'static str, elapsed: Duration) {
 
 /// Records what a prefetch read ahead served.
 pub(crate) fn prefetched(prefetch: &PrefetchStats) {
-    phase("prefetch", prefetch.elapsed);
+    // The optimistic mode's reads ahead overlap its execution: no phase of their own.
+    if !prefetch.elapsed.is_zero() {
+        phase("prefetch", prefetch.elapsed);
+    }
     counter!("balnode_prefetch_hits_total").increment(prefetch.hits);
     counter!("balnode_prefetch_misses_total").increment(prefetch.misses);
 }

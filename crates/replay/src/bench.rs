@@ -8,8 +8,8 @@
 //!   (`posix_fadvise(DONTNEED)` on closed files; `/proc/sys/vm/drop_caches` is not writable in a container),
 //!   so execution reads from disk.
 //!
-//! The time is split into *prefetch* (reading ahead what the BAL names in the `bal` mode, or what the block
-//! names in the `optimistic` mode; 0 for the others), *execute*
+//! The time is split into *prefetch* (reading ahead what the BAL names: the `bal` mode; 0 for the others,
+//! the `optimistic` mode's reading ahead of what the block names overlapping its execution), *execute*
 //! (the mode's execution of the block, receipts and state changes included), *root* (the incremental state
 //! root of the changes over the store's trie, on the mode's thread count — over a partial pre-state, so
 //! smaller tries than mainnet's) and *commit* (the block's changes written to the store: cold runs only, each
