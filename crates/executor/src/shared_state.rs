@@ -3,10 +3,11 @@
 //!
 //! Without a shared cache every speculative transaction (each on a fresh view, so that its reads can be
 //! recorded) read every account and slot from the store again and analysed every contract's code again.
-//! Here each is read once per block, by whichever thread first needs it, on that thread's own store reader,
-//! and code is analysed once. The committed values let a transaction speculate on the state after the
-//! transactions already committed rather than on the parent state: a transaction that reads what an earlier
-//! one wrote then usually validates instead of executing again in the committer.
+//! Here each is read once per block, by whichever thread first needs it or reads it ahead (`prefetch`: what
+//! the block names of its reads), on that thread's own store reader, and code is analysed once; the reads it
+//! served and those that went to the store are counted. The committed values let a transaction speculate on
+//! the state after the transactions already committed rather than on the parent state: a transaction that
+//! reads what an earlier one wrote then usually validates instead of executing again in the committer.
 //!
 //! What a worker reads may mix values committed at different times; that costs nothing in correctness: the
 //! committer validates every value a transaction read against its own state before the transaction.
