@@ -39,6 +39,7 @@
 use std::{
     cell::RefCell,
     cmp::min,
+    ops::Range,
     sync::{
         Mutex, PoisonError, RwLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -371,12 +372,7 @@ pub fn execute_block_optimistic<P: StateProvider>(
     // would overlap nothing), what the block names of its reads (no list: its senders, recipients, EIP-2930
     // lists...) is read ahead, a chunk of transactions' worth at a time (one item per transaction costs
     // more in handing out than in reading), one chunk ahead of the transactions taken.
-    let hint_parts = if rayon::current_num_threads() > 1 {
-        transactions.len().div_ceil(HINTED_TOGETHER) + 1
-    } else {
-        0
-    };
-    let items = work_order(hint_parts, transactions.len());
+    let items = work_order(rayon::current_num_threads() > 1, transactions.len());
     run_dynamic(
         items.len(),
         || {
@@ -386,18 +382,11 @@ pub fn execute_block_optimistic<P: StateProvider>(
             worker
         },
         |worker, item| {
-            let index = match items[item] {
-                Item::Transaction(index) => index,
-                Item::Hints(item) => {
-                    let parts = match item {
-                        0 => 0..1,
-                        chunk => {
-                            let first = (chunk - 1) * HINTED_TOGETHER + 1;
-                            first..min(first + HINTED_TOGETHER, transactions.len() + 1)
-                        }
-                    };
-                    for (address, slots) in parts.flat_map(|part| block_hints(block, senders, part))
-                    {
+            let index = match &items[item] {
+                Item::Transaction(index) => *index,
+                Item::Hints(parts) => {
+                    let hints = parts.clone().flat_map(|part| block_hints(block, senders, part));
+                    for (address, slots) in hints {
                         shared.prefetch(address, &slots);
                     }
                     return;
@@ -470,26 +459,34 @@ pub fn execute_block_optimistic<P: StateProvider>(
 const HINTED_TOGETHER: usize = 16;
 
 /// One item the optimistic mode's workers take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Item {
-    /// Reading ahead part `n` of the hints: 0 the block's own, `c >= 1` those of transactions
-    /// `(c - 1) * HINTED_TOGETHER..c * HINTED_TOGETHER`.
-    Hints(usize),
+    /// Reading ahead these parts of the block's hints (`block_hints`: 0 the block's own, `i + 1`
+    /// transaction `i`'s).
+    Hints(Range<usize>),
     /// Executing the transaction at this index.
     Transaction(usize),
 }
 
-/// The order the workers take `hint_parts` parts of hints and `transactions` transactions in: the
-/// transactions in block order, each chunk of them after the hints of the next chunk, so that the reads
-/// stay one chunk ahead of execution; the block's own hints and the first chunk's first.
-fn work_order(hint_parts: usize, transactions: usize) -> Vec<Item> {
-    let mut items = Vec::with_capacity(hint_parts + transactions);
-    items.extend((0..hint_parts.min(2)).map(Item::Hints));
-    for (chunk, first) in (0..transactions).step_by(HINTED_TOGETHER).enumerate() {
-        if chunk + 2 < hint_parts {
-            items.push(Item::Hints(chunk + 2));
+/// The order the workers take a block's `transactions` in: in block order, and, when `read_ahead`, each
+/// chunk of [`HINTED_TOGETHER`] after the hints of the next chunk, so that the reads stay one chunk ahead
+/// of execution (the block's own hints and the first chunk's come first).
+fn work_order(read_ahead: bool, transactions: usize) -> Vec<Item> {
+    let chunks: Vec<Range<usize>> = (0..transactions)
+        .step_by(HINTED_TOGETHER)
+        .map(|first| first..min(first + HINTED_TOGETHER, transactions))
+        .collect();
+    let hints = |chunk: &Range<usize>| Item::Hints(chunk.start + 1..chunk.end + 1);
+    let mut items = Vec::with_capacity(transactions + chunks.len() + 1);
+    if read_ahead {
+        items.push(Item::Hints(0..1));
+        items.extend(chunks.first().map(hints));
+    }
+    for (index, chunk) in chunks.iter().enumerate() {
+        if read_ahead && let Some(next) = chunks.get(index + 1) {
+            items.push(hints(next));
         }
-        items.extend((first..min(first + HINTED_TOGETHER, transactions)).map(Item::Transaction));
+        items.extend(chunk.clone().map(Item::Transaction));
     }
     items
 }
@@ -728,12 +725,12 @@ mod tests {
     #[test]
     fn hints_are_read_one_chunk_ahead_of_the_transactions() {
         use Item::{Hints, Transaction};
-        assert_eq!(work_order(0, 3), vec![Transaction(0), Transaction(1), Transaction(2)]);
-        assert_eq!(work_order(1, 0), vec![Hints(0)]);
-        let order = work_order(4, 40);
-        assert_eq!(&order[..3], &[Hints(0), Hints(1), Hints(2)]);
+        assert_eq!(work_order(false, 3), vec![Transaction(0), Transaction(1), Transaction(2)]);
+        assert_eq!(work_order(true, 0), vec![Hints(0..1)]);
+        let order = work_order(true, 40);
+        assert_eq!(&order[..3], &[Hints(0..1), Hints(1..17), Hints(17..33)]);
         assert_eq!(order[3..19], (0..16).map(Transaction).collect::<Vec<_>>());
-        assert_eq!(order[19], Hints(3));
+        assert_eq!(order[19], Hints(33..41));
         assert_eq!(order[20..], (16..40).map(Transaction).collect::<Vec<_>>());
     }
 
