@@ -50,8 +50,8 @@ pub struct PrefetchStats {
     pub elapsed: Duration,
     /// Reads of the parent state served from the cache.
     pub hits: u64,
-    /// Reads of the parent state that went to the store: not read ahead (by the BAL mode: not named by the
-    /// list; by the optimistic mode: not named by the block, and read first by that read).
+    /// Reads of the parent state that went to the store, as nothing had read them ahead (in the BAL mode:
+    /// not named by the list; in the optimistic mode: not named by the block, or not yet read by anyone).
     pub misses: u64,
 }
 
@@ -77,10 +77,10 @@ pub(crate) struct Counter(pub(crate) AtomicU64);
 /// What a block without an access list names of its reads before it is executed, in
 /// `1 + transactions` parts: part 0 the beneficiary and the withdrawals' recipients, part `i + 1`
 /// transaction `i`'s sender, recipient, EIP-2930 access list (accounts and slots) and EIP-7702 delegates.
-/// Execution reads all of them (a sender is charged, a recipient is called or paid, a listed account and
-/// slot are warmed, a delegate's code runs when its authority is called) except some delegates, whose
-/// authorization may fail; code comes with its account. Parts repeat accounts: the reader skips what is
-/// already read.
+/// Execution reads nearly all of them: a sender is charged, a recipient is called or paid, a delegate's
+/// code runs when its authority is called (unless the authorization fails), and an EIP-2930 entry is
+/// there because the transaction means to read it (warming alone reads nothing). Code comes with its
+/// account. Parts repeat accounts: the reader skips what is already read.
 pub(crate) fn block_hints<'a>(
     block: &'a Block,
     senders: &'a [Address],

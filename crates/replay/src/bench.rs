@@ -168,7 +168,7 @@ pub struct ModeTimes {
     pub threads: usize,
     /// `warm` or `cold`.
     pub cache: &'static str,
-    /// Reading ahead what the access list (or the block) names (0 for modes without a prefetch).
+    /// Reading ahead what the access list names, before execution (0 for the other modes).
     pub prefetch_ms: f64,
     /// What the prefetch read and how its cache served execution, in the last run (modes with a prefetch).
     pub prefetch: Option<PrefetchCounts>,
