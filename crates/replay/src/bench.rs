@@ -1,5 +1,6 @@
 //! The performance report: each execution mode on each block, warm and cold, against raw revm, with each
-//! block's access-list size and critical path.
+//! block's access-list size and critical path (the chains of reads after writes; with the access list, the
+//! largest transaction), and what those allow on 2, 8 and 32 cores.
 //!
 //! Per block and configuration (mode × threads × cache) the median of `runs` measured runs is kept:
 //! - *warm*: one store per block, loaded once; raw revm, the in-memory diagnostic and every configuration run
@@ -236,6 +237,9 @@ pub struct BlockBench {
     pub bal_bytes: usize,
     /// The critical path.
     pub critical_path: CriticalPath,
+    /// Whether the `bal` mode runs the block in parallel (from Byzantium on: earlier receipts carry a state
+    /// root after every transaction, and the mode runs those blocks sequentially).
+    pub bal_parallel: bool,
     /// Raw revm's median time.
     pub revm_ms: f64,
     /// Raw revm's fastest run.
@@ -352,6 +356,40 @@ pub struct IdealSpeedup {
     /// Over the corpus, what `cores` workers can at least reach by Brent's bound, `total / (total / cores +
     /// critical path)` summed over blocks, for 2, 8 and 32 cores: `(cores, speedup)`.
     pub projected: Vec<(usize, f64)>,
+    /// With the blocks' access lists, where a block's critical path is its largest transaction.
+    pub with_lists: ListSpeedup,
+}
+
+/// What the blocks' access lists allow: each transaction reads the list's writes of the indices before it
+/// instead of waiting for the transactions that make them, so a block's dependency graph has no edges and its
+/// critical path is its largest transaction (gas as the measure of time, as for the chains).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ListSpeedup {
+    /// Total gas over the sum of the blocks' largest transactions: the speedup on unlimited cores.
+    pub corpus: f64,
+    /// For 2, 8 and 32 cores.
+    pub projected: Vec<ListProjection>,
+}
+
+/// [`ListSpeedup`] on a number of cores.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListProjection {
+    /// Cores.
+    pub cores: usize,
+    /// No schedule does better: `Σ total / Σ max(total / cores, largest)` over the blocks.
+    pub at_most: f64,
+    /// Any schedule that hands each transaction to the next free core does at least this well (Graham's
+    /// bound for independent tasks): `Σ total / Σ (total / cores + largest × (1 - 1 / cores))`.
+    pub at_least: f64,
+    /// The `bal` mode at `cores` threads if the machine scaled perfectly and every transaction cost what it
+    /// costs on one thread: per block, its measured one-thread time (warm, median) over the block's
+    /// `at_most` speedup (undivided for the blocks it runs sequentially, before Byzantium), summed, over
+    /// sequential's one-thread time. At 2 cores, read it against the measured `bal` row: the difference is
+    /// what two threads cost the mode beyond its one-thread work. `None` without both measurements.
+    pub bal_ratio_to_sequential: Option<f64>,
+    /// The same projection of sequential's own one-thread times: what an executor that costs no more than
+    /// sequential execution on one thread reaches at best, running the same blocks in parallel.
+    pub floor_ratio_to_sequential: Option<f64>,
 }
 
 /// The whole report.
@@ -716,6 +754,7 @@ pub fn run_bench(
             gas,
             bal_bytes,
             critical_path: path,
+            bal_parallel: supports_parallel_bal(spec, &bundle.block),
             revm_ms: ms(revm),
             revm_best_ms: ms(revm_best),
             revm_mgas_per_s: mgas(gas, revm),
@@ -847,6 +886,7 @@ fn report(config: &BenchConfig, blocks: Vec<BlockBench>) -> BenchReport {
                 (cores, if time > 0.0 { path_gas as f64 / time } else { 1.0 })
             })
             .collect(),
+        with_lists: list_speedup(&blocks),
     };
     let in_memory_ms: f64 = blocks.iter().map(|block| block.sequential_in_memory_ms).sum();
     let pair_ms: f64 = blocks.iter().map(|block| block.revm_pair_ms).sum();
@@ -902,6 +942,63 @@ fn prefetch_rows(blocks: &[BlockBench]) -> Vec<PrefetchRow> {
         }
     }
     rows
+}
+
+/// What the blocks' access lists allow (see [`ListSpeedup`]), and the `bal` mode projected from its one-thread
+/// times.
+fn list_speedup(blocks: &[BlockBench]) -> ListSpeedup {
+    let gas = |block: &BlockBench| {
+        let path = &block.critical_path;
+        (path.total_gas as f64, path.longest_gas as f64)
+    };
+    let total: f64 = blocks.iter().map(|block| gas(block).0).sum();
+    let longest: f64 = blocks.iter().map(|block| gas(block).1).sum();
+    let warm_ms = |block: &BlockBench, mode: ExecMode| {
+        block
+            .modes
+            .iter()
+            .find(|times| times.mode == mode.name() && times.threads == 1 && times.cache == "warm")
+            .map(|times| times.prefetch_ms + times.execute_ms)
+    };
+    let projected = [2usize, 8, 32]
+        .into_iter()
+        .map(|cores| {
+            let cores_f = cores as f64;
+            // Per block: its gas on unlimited cores' worth of `cores`, at best and at worst.
+            let best = |(total, longest): (f64, f64)| (total / cores_f).max(longest);
+            let greedy = |(total, longest): (f64, f64)| {
+                longest.mul_add(1.0 - 1.0 / cores_f, total / cores_f)
+            };
+            let speedup = |time: f64| if time > 0.0 { total / time } else { 1.0 };
+            let (mut bal, mut floor, mut sequential, mut measured) = (0.0, 0.0, 0.0, false);
+            for block in blocks {
+                let (Some(seq_ms), Some(bal_ms)) =
+                    (warm_ms(block, ExecMode::Sequential), warm_ms(block, ExecMode::Bal))
+                else {
+                    continue;
+                };
+                let (block_total, _) = gas(block);
+                let fraction = if block.bal_parallel && block_total > 0.0 {
+                    best(gas(block)) / block_total
+                } else {
+                    1.0
+                };
+                bal += bal_ms * fraction;
+                floor += seq_ms * fraction;
+                sequential += seq_ms;
+                measured = true;
+            }
+            ListProjection {
+                cores,
+                at_most: speedup(blocks.iter().map(|block| best(gas(block))).sum()),
+                at_least: speedup(blocks.iter().map(|block| greedy(gas(block))).sum()),
+                bal_ratio_to_sequential: (measured && sequential > 0.0).then(|| bal / sequential),
+                floor_ratio_to_sequential: (measured && sequential > 0.0)
+                    .then(|| floor / sequential),
+            }
+        })
+        .collect();
+    ListSpeedup { corpus: if longest > 0.0 { total / longest } else { 1.0 }, projected }
 }
 
 /// The [`AutoRow`]s of the corpus, for each cache measured.
@@ -1091,7 +1188,36 @@ impl BenchReport {
             "Projected speedup over the corpus, at least (Brent's bound, total / (total / cores + critical path) per block): {}\n",
             projected.join(", ")
         );
-        let _ = writeln!(out, "## Blocks (times in ms: prefetch / execute / root / commit)\n");
+        let lists = &ideal.with_lists;
+        let _ = writeln!(
+            out,
+            "With the access lists, a transaction reads the list's writes instead of waiting for them: a block's critical path is its largest transaction (total gas / Σ largest: {:.2} over the corpus).\n",
+            lists.corpus
+        );
+        let _ = writeln!(
+            out,
+            "| cores | speedup in gas, at most (Σ total / Σ max(total / cores, largest)) | at least (greedy, Graham's bound) | time / sequential at best, at sequential's one-thread cost | `bal` at its one-thread cost |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|---:|");
+        let ratio = |ratio: Option<f64>| {
+            ratio.map_or_else(|| "-".to_owned(), |ratio| format!("{ratio:.3}"))
+        };
+        for row in &lists.projected {
+            let _ = writeln!(
+                out,
+                "| {} | {:.2} | {:.2} | {} | {} |",
+                row.cores,
+                row.at_most,
+                row.at_least,
+                ratio(row.floor_ratio_to_sequential),
+                ratio(row.bal_ratio_to_sequential)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nThe last two columns divide each block's measured one-thread time (warm, medians) by its speedup at best on that many cores (the blocks `bal` runs sequentially, before Byzantium, undivided): a perfectly scaling machine, every transaction costing what it costs on one thread. At 2 cores, read `bal`'s against its measured row above."
+        );
+        let _ = writeln!(out, "\n## Blocks (times in ms: prefetch / execute / root / commit)\n");
         let mut header = String::from(
             "| block | txs | Mgas | BAL bytes | critical path Mgas | ideal speedup | revm Mgas/s |",
         );
@@ -1163,6 +1289,7 @@ mod tests {
             gas: 1_000_000,
             bal_bytes: 0,
             critical_path: CriticalPath::default(),
+            bal_parallel: true,
             revm_ms: 1.0,
             revm_best_ms: 1.0,
             revm_pair_ms: 1.0,
@@ -1195,6 +1322,44 @@ mod tests {
         let PrefetchCounts { accounts, slots, hits, misses } = row.counts;
         assert_eq!((accounts, slots, hits, misses), (7, 2, 30, 5));
         assert!((row.prefetch_ms - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn with_lists_a_blocks_largest_transaction_bounds_it_and_the_bal_mode_is_projected_from_one_thread()
+     {
+        let choice = AutoChoice { with_list: "bal", without_list: "optimistic" };
+        let path = |total_gas, longest_gas| CriticalPath {
+            total_gas,
+            longest_gas,
+            critical_gas: total_gas,
+            ..CriticalPath::default()
+        };
+        let mut large = block(1, choice, vec![times("sequential", 1, 10.0), times("bal", 1, 11.0)]);
+        large.critical_path = path(1_000, 600);
+        // Run sequentially by the mode (before Byzantium): its one-thread time is not divided.
+        let mut early = block(2, choice, vec![times("sequential", 1, 4.0), times("bal", 1, 4.0)]);
+        early.critical_path = path(400, 100);
+        early.bal_parallel = false;
+        let lists = list_speedup(&[large, early]);
+        assert!((lists.corpus - 1_400.0 / 700.0).abs() < 1e-9, "{lists:?}");
+        let two = &lists.projected[0];
+        assert_eq!(two.cores, 2);
+        // At best max(500, 600) + max(200, 100); greedy at worst 500 + 300 and 200 + 50.
+        assert!((two.at_most - 1_400.0 / 800.0).abs() < 1e-9, "{two:?}");
+        assert!((two.at_least - 1_400.0 / 1_050.0).abs() < 1e-9, "{two:?}");
+        // 11 ms × 600 / 1000 for the large block, 4 ms for the early one, over 14 ms.
+        let bal = two.bal_ratio_to_sequential.unwrap();
+        assert!((bal - (6.6 + 4.0) / 14.0).abs() < 1e-9, "{bal}");
+        let floor = two.floor_ratio_to_sequential.unwrap();
+        assert!((floor - (6.0 + 4.0) / 14.0).abs() < 1e-9, "{floor}");
+        let at_32 = lists.projected.iter().find(|row| row.cores == 32).unwrap();
+        assert!(
+            (at_32.at_most - 1_400.0 / 700.0).abs() < 1e-9,
+            "the largest transactions bound it"
+        );
+        // Without the `bal` mode's times, no projection of it.
+        let unmeasured = block(3, choice, vec![times("sequential", 1, 1.0)]);
+        assert_eq!(list_speedup(&[unmeasured]).projected[0].bal_ratio_to_sequential, None);
     }
 
     #[test]

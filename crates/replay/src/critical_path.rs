@@ -15,6 +15,10 @@
 //! the block, and if the result (status, gas, output, logs) and every other change are the same, the read is
 //! dropped. A transaction that pays the beneficiary directly (a value transfer) writes it like a fee does; one
 //! that reads its balance (`BALANCE(COINBASE)`, or is sent by it) depends on all earlier writers of it.
+//!
+//! **With the block's access list** there are no such chains: every transaction reads the list's writes of
+//! the indices before it instead of waiting for them, so the critical path is the block's largest
+//! transaction ([`CriticalPath::longest_gas`]).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -68,6 +72,9 @@ pub struct CriticalPath {
     pub critical_gas: u64,
     /// Transactions on that chain.
     pub chain_length: usize,
+    /// Gas of the block's largest transaction: the critical path when the block comes with its access list,
+    /// which every transaction reads instead of waiting for the ones before it.
+    pub longest_gas: u64,
     /// `total_gas / critical_gas` (1 for a block without gas).
     pub ideal_speedup: f64,
 }
@@ -239,9 +246,10 @@ fn writes(state: &EvmState, originals: &HashMap<Address, (U256, u64, B256)>) -> 
 pub fn critical_path(accesses: &[TxAccess]) -> CriticalPath {
     // For each key, the heaviest chain ending in a transaction that wrote it, and that chain's length.
     let mut heaviest_writer: HashMap<Key, (u64, usize)> = HashMap::new();
-    let (mut best, mut total) = ((0u64, 0usize), 0u64);
+    let (mut best, mut total, mut longest) = ((0u64, 0usize), 0u64, 0u64);
     for access in accesses {
         total += access.gas;
+        longest = longest.max(access.gas);
         let before = access
             .reads
             .iter()
@@ -260,6 +268,7 @@ pub fn critical_path(accesses: &[TxAccess]) -> CriticalPath {
         total_gas: total,
         critical_gas: best.0,
         chain_length: best.1,
+        longest_gas: longest,
         ideal_speedup: if best.0 == 0 { 1.0 } else { total as f64 / best.0 as f64 },
     }
 }
@@ -303,6 +312,8 @@ mod tests {
             access(200, &[slot], &[]),
         ]);
         assert_eq!((path.critical_gas, path.chain_length), (300, 2));
+        // With the list, the largest transaction is the whole path.
+        assert_eq!(path.longest_gas, 250);
     }
 
     #[test]
