@@ -71,7 +71,7 @@ use crate::{
         transact_bal_v5_7, worker_executor,
     },
     list_check::{Checked, ListCheck, ListMismatch},
-    prefetch::{OpenReader, PrefetchedState, read_account},
+    prefetch::{CodeClaims, OpenReader, PrefetchedState, read_account},
     schedule::run_two_rounds,
 };
 
@@ -162,6 +162,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     let check = OnceLock::new();
     let longest_first = OnceLock::new();
     let read_error = Mutex::new(None);
+    let code = CodeClaims::default();
     let early = Mutex::new(None);
     let shared_reader = StateProviderDatabase(&state);
     let worker_state = || -> ParentState<'_, &P> {
@@ -223,8 +224,8 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                     Ok(None)
                 }
                 index => match reader {
-                    Some(reader) => read_account(reader, &list[index - SETUP]),
-                    None => read_account(&shared_reader, &list[index - SETUP]),
+                    Some(reader) => read_account(reader, &list[index - SETUP], &code),
+                    None => read_account(&shared_reader, &list[index - SETUP], &code),
                 }
                 .map(Some),
             },
