@@ -964,7 +964,7 @@ fn list_speedup(blocks: &[BlockBench]) -> ListSpeedup {
         .into_iter()
         .map(|cores| {
             let cores_f = cores as f64;
-            // Per block: its gas on unlimited cores' worth of `cores`, at best and at worst.
+            // Per block, in gas: its time on `cores` cores at best, and at worst for a greedy schedule.
             let best = |(total, longest): (f64, f64)| (total / cores_f).max(longest);
             let greedy = |(total, longest): (f64, f64)| {
                 longest.mul_add(1.0 - 1.0 / cores_f, total / cores_f)
@@ -977,9 +977,9 @@ fn list_speedup(blocks: &[BlockBench]) -> ListSpeedup {
                 else {
                     continue;
                 };
-                let (block_total, _) = gas(block);
+                let (block_total, largest) = gas(block);
                 let fraction = if block.bal_parallel && block_total > 0.0 {
-                    best(gas(block)) / block_total
+                    best((block_total, largest)) / block_total
                 } else {
                     1.0
                 };
