@@ -20,9 +20,9 @@
 //! execution builds (every write, every access), and the post-state — each field's and slot's last write
 //! against the parent value (`changes_from_list`) — is sequential execution's. Where revm's state
 //! bookkeeping does more than set values (a self-destruct, an account deleted as empty, a contract created
-//! over an existing account), the block is executed again sequentially instead, rare as such blocks are
-//! (none in the mainnet corpus). A wrong list makes a worker fail or the check name the first difference;
-//! the caller runs the block sequentially for its verdict.
+//! over an existing account), the transactions' changes are committed in order instead, as sequential
+//! execution does. A wrong list makes a worker fail or the check name the first difference; the caller runs
+//! the block sequentially for its verdict.
 //!
 //! Not handled here (the caller runs such blocks sequentially): blocks before Byzantium, whose receipts
 //! carry a state root after every transaction.
@@ -49,6 +49,7 @@ use balnode_primitives::{
     primitives::Log,
 };
 use balnode_storage_api::StateProvider;
+use rayon::iter::{IndexedParallelIterator, IntoParallelIterator, ParallelIterator};
 use revm::{
     DatabaseCommit,
     context::{Block as _, Cfg, TxEnv},
@@ -66,8 +67,8 @@ use crate::{
     changes::{changes_from_bundle, changes_from_list},
     database::StateProviderDatabase,
     execute::{
-        BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits,
-        execute_block_with_bal, finish_execution, transact_bal_v5_7, worker_executor,
+        BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits, finish_execution,
+        transact_bal_v5_7, worker_executor,
     },
     list_check::{Checked, ListCheck, ListMismatch},
     prefetch::{CodeClaims, OpenReader, PrefetchedState, read_account},
@@ -127,7 +128,7 @@ pub type PostStateWork<'a, R> = &'a (dyn Fn(&StateChanges) -> R + Sync);
 ///
 /// Its result comes back only when it was computed on exactly the output's `state`: the block verified and
 /// its post-state is the list's as assumed. Otherwise (an error, a self-destruct of an existing account, a
-/// post-state that takes executing the block again) it is dropped, and the caller computes the root on the output.
+/// post-state that takes an ordered commit) it is dropped, and the caller computes the root on the output.
 pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     spec: &Arc<ChainSpec>,
     block: &Block,
@@ -189,11 +190,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         let output = output.map_err(Failure::Execution).and_then(|(output, discarded)| {
             let checked =
                 check.check_transaction(list_index, &output.result.state).map_err(Failure::List)?;
-            let mut executed = Executed::new(worker, output, discarded);
-            // Checked, the state changes are no longer needed (the post-state comes from the list): freed
-            // here, on the thread that allocated them, while its allocator's caches are warm.
-            drop(std::mem::take(&mut executed.state));
-            Ok((executed, checked))
+            Ok((Executed::new(worker, output, discarded), checked))
         });
         trace!(target: "exec::bal", index, ok = output.is_ok(), "Executed transaction");
         Arrival { index, worst_case, output }
@@ -264,7 +261,6 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
             *early.lock().unwrap_or_else(PoisonError::into_inner) = Some((changes, result));
         },
     );
-    let parent = &state;
     let Some(state) = prefetched.get() else {
         if let Some(Err(error)) = converted.get() {
             return Err(ExecutionError::Bal(format!("code in the list: {error}")));
@@ -287,6 +283,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
 
     // In block order: the block's gas and the receipts' cumulative gas. Nothing is committed.
     let mut committer = Committer::new(&executor, worker_state());
+    let mut states = Vec::with_capacity(transactions.len());
     let mut unusual = false;
     let mut destroyed = Vec::new();
     for Arrival { index, worst_case, output } in arrivals {
@@ -300,7 +297,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         };
         unusual |= checked.unusual;
         destroyed.extend(checked.destroyed.into_iter().map(|address| (index as u64 + 1, address)));
-        committer.account(executed);
+        states.push(committer.account(executed));
     }
     committer.copy_counts_into(&mut executor);
 
@@ -313,7 +310,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     check.check_complete()?;
 
     // The list is the block's: the post-state is its final values, unless something needs revm's own
-    // bookkeeping (a self-destruct, an account deleted as empty), which executing the block again gives.
+    // bookkeeping (a self-destruct, an account deleted as empty), which committing the transactions gives.
     db.merge_transitions(BundleRetention::PlainState);
     let system = changes_from_bundle(db.take_bundle());
     unusual |= system.accounts.values().any(Option::is_none)
@@ -338,10 +335,12 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     let (changes, result) = match from_list {
         Some(changes) => (changes, result),
         None => {
-            debug!(target: "exec::bal", number = block.header.number, "Post-state by executing the block again");
-            (post_state_by_executing(spec, block, senders, parent)?, None)
+            debug!(target: "exec::bal", number = block.header.number, "Post-state by committing every transaction");
+            (post_state_by_commit(spec, block, state, bal, std::mem::take(&mut states))?, None)
         }
     };
+    // A hash map or more per transaction: freeing them is worth a few transactions' time, on every thread.
+    states.into_par_iter().with_min_len(64).for_each(drop);
     let committed = started.elapsed();
     let prefetch = state.stats();
     debug!(target: "exec::bal", number = block.header.number, transactions = transactions.len(), threads = rayon::current_num_threads(), ?prefetch, ?parallel_phase, finish_phase = ?(committed - parallel_phase), "Executed block in parallel");
@@ -374,19 +373,24 @@ fn longest_first_order(transactions: &[TxEnvelope]) -> Vec<usize> {
     order
 }
 
-/// The post-state the slow way, for the blocks [`changes_from_list`] does not cover (a self-destruct of an
-/// existing account that the list cannot tell from its writes, an existing account deleted as empty): the
-/// block executed again, sequentially, on the parent state. The list passed its check, so this execution is
-/// the one the workers made, and its post-state is the block's. Such blocks are rare (none in the mainnet
-/// corpus, which is why the workers free each transaction's changes as soon as it is checked instead of
-/// keeping them all for an ordered commit here).
-fn post_state_by_executing<P: StateProvider>(
+/// The post-state the slow way, for the blocks [`changes_from_list`] does not cover: the system calls run
+/// again on a fresh state, the transactions' changes committed in order, revm's bundle read off.
+fn post_state_by_commit<P: StateProvider>(
     spec: &Arc<ChainSpec>,
     block: &Block,
-    senders: &[Address],
-    parent: &P,
+    state: &PrefetchedState<P>,
+    bal: &Arc<Bal>,
+    states: Vec<EvmState>,
 ) -> Result<StateChanges, ExecutionError> {
-    Ok(execute_block_with_bal(spec, block, senders, parent, None, false)?.state)
+    let mut executor = coordinator_after_index_0(spec, block, state, bal.clone(), false)?;
+    for (index, changes) in states.into_iter().enumerate() {
+        let db = executor.evm_mut().db_mut();
+        db.set_bal_index(BlockAccessIndex::new(index as u64 + 1));
+        db.commit(changes);
+    }
+    let (mut db, _) = finish_execution(spec, block, executor)?;
+    db.merge_transitions(BundleRetention::PlainState);
+    Ok(changes_from_bundle(db.take_bundle()))
 }
 
 /// The coordinator's executor over the prefetched state (reading through the list, tracking the bundle, with

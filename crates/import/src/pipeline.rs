@@ -208,7 +208,7 @@ pub struct ExecCounters {
     /// Blocks executed in BAL-parallel mode whose result verified.
     pub parallel: AtomicU64,
     /// Of the `parallel` blocks, those whose state root was computed while their transactions executed, on
-    /// the list's post-state (all but the blocks whose post-state takes executing them again).
+    /// the list's post-state (all but the blocks whose post-state takes an ordered commit).
     pub early_roots: AtomicU64,
     /// Blocks executed in the optimistic mode.
     pub optimistic: AtomicU64,
