@@ -172,8 +172,8 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         let bal = converted.get().and_then(|bal| bal.as_ref().ok()).expect("converted before");
         State::builder().with_database_ref(prefetched).with_bal(bal.clone()).build()
     };
-    // Handed out one at a time, largest gas limit first, to whichever worker is free.
     let keep_changes = may_destroy(block_access_list);
+    // Handed out one at a time, largest gas limit first, to whichever worker is free.
     let run = |worker: &mut BlockExec<'_, ParentState<'_, &P>>, index: usize| {
         let check: &ListCheck<'_> = check.get().expect("made before the prefetch ended");
         let (transaction, sender) = (&transactions[index], &senders[index]);
@@ -392,8 +392,8 @@ fn longest_first_order(transactions: &[TxEnvelope]) -> Vec<usize> {
     order
 }
 
-/// Whether `list` removes some account's code: a self-destruct (before Cancun; since, of a contract created
-/// in the same transaction) or a delegation cleared. Only then can the post-state need the transactions'
+/// Whether `list` removes some account's code: a self-destruct of a contract that existed before the
+/// transaction (before Cancun), or a delegation cleared. Only then can the post-state need the transactions'
 /// changes committed in order ([`post_state_by_commit`]), so only then are they kept; otherwise each worker
 /// frees them as soon as they are checked, which saves about 2% of the BAL mode's time on the mainnet
 /// corpus at two threads (the freeing pass after the block, and the memory of a block's worth of changes).
