@@ -5,7 +5,9 @@
 //! account and slot the transaction read (a fresh, cacheless view per transaction, [`Speculation`], so each
 //! first read reaches it; revm's journal keeps the transaction's own),
 //! over [`SharedState`]: the parent state in one cache all threads share, with the values committed so far
-//! laid over it. The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)): fee payments
+//! laid over it, and over those what the worker's own results not yet committed wrote ([`Pending`]: while
+//! the committer executes a chain of conflicting calls again, the other worker runs the next chain ahead,
+//! each call reading the one before it). The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)): fee payments
 //! would otherwise make every transaction depend on the one before. A worker done with a transaction leaves
 //! its result in a waiting list and, if no other worker is committing, commits every result that is next in
 //! block order (there is no coordinator thread): it compares the recorded reads with the state after the
@@ -20,13 +22,13 @@
 //! `SELFBALANCE`, `SELFDESTRUCT`, `CALL`, `CALLCODE` and `CREATE`s); the commit moves it by the difference.
 //! WETH's balance, which every wrap and unwrap changes, is the common case. Otherwise (or when speculation
 //! failed) the committer executes the transaction again on its state. A transaction whose sender's earlier
-//! transaction is not committed yet is not speculated at all (it would read a stale nonce): the committer
-//! executes it. Neither is a call to a contract whose speculative results in this block have mostly gone
+//! transaction is not committed yet (nor pending on this worker) is not speculated at all (it would read a
+//! stale nonce): the committer executes it. Neither is a call to a contract whose speculative results in this block have mostly gone
 //! stale ([`Contention`]).
 //! The block access list, when asked for, is built from the commits, as in every mode.
 //!
-//! This is the speculate-and-repair core of Block-STM with a single version (the latest committed) instead of
-//! its multi-version memory and estimates: re-executions run in the committer, one at a time, so a contended
+//! This is the speculate-and-repair core of Block-STM with a single version (the latest committed, and each
+//! worker's own pending values) instead of its multi-version memory and estimates: re-executions run in the committer, one at a time, so a contended
 //! block (a chain of transactions from one sender) degrades towards sequential speed rather than below it
 //! (plus the wasted speculation and the committer's per-transaction costs). On blocks of many cheap
 //! transactions those costs (a fresh view per transaction loading everything again from the shared cache,
@@ -40,6 +42,7 @@ use std::{
     cell::RefCell,
     cmp::min,
     ops::Range,
+    rc::Rc,
     sync::{
         Mutex, PoisonError, RwLock,
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
@@ -52,7 +55,7 @@ use balnode_chainspec::ChainSpec;
 use balnode_primitives::{
     Address, B256, Block, KECCAK256_EMPTY, U256,
     consensus::{Transaction, TxEnvelope, transaction::Recovered},
-    primitives::map::{AddressMap, AddressSet},
+    primitives::map::{AddressMap, AddressSet, HashMap},
 };
 use balnode_storage_api::StateProvider;
 use revm::{
@@ -86,11 +89,96 @@ struct ReadSet {
     balances: BalanceWatch,
 }
 
+/// What one worker's own speculative results wrote that may not be committed yet, each value with the
+/// index of the transaction that wrote it: a worker's next transaction reads these over the committed
+/// values. When the committer falls behind (executing a chain of conflicting calls again, say), the
+/// other worker takes the following transactions one after another, and a call that depends on the one
+/// before it then reads that one's result instead of the value before it, and validates once that one
+/// commits as it was speculated (Block-STM reads the same from its multi-version memory). A value is
+/// read only while its transaction is not committed (its index at least the committer's `next`): from
+/// then on the committed values hold it, or what the transactions after it made of it. What these give
+/// is as speculative as the rest: validation compares every value read with the committed state.
+#[derive(Debug, Default)]
+struct Pending {
+    /// The highest index written here: once the committer is past it, all of it is committed.
+    last: Option<usize>,
+    /// Accounts (`None`: deleted as empty).
+    accounts: AddressMap<(usize, Option<AccountInfo>)>,
+    storage: HashMap<(Address, U256), (usize, U256)>,
+}
+
+impl Pending {
+    /// Whether anything here is not committed yet, `next` being the next transaction to commit.
+    fn any(&self, next: usize) -> bool {
+        self.last.is_some_and(|last| last >= next)
+    }
+
+    /// The account as transaction `index`'s speculation left it, unless committed.
+    fn account(&self, address: Address, next: usize) -> Option<Option<AccountInfo>> {
+        self.accounts
+            .get(&address)
+            .filter(|(index, _)| *index >= next)
+            .map(|(_, info)| info.clone())
+    }
+
+    /// The slot as a speculation left it, unless committed.
+    fn slot(&self, address: Address, slot: U256, next: usize) -> Option<U256> {
+        self.storage
+            .get(&(address, slot))
+            .filter(|(index, _)| *index >= next)
+            .map(|(_, value)| *value)
+    }
+
+    /// Whether transaction `index`'s speculation, not committed, wrote `address`'s account.
+    fn wrote(&self, address: Address, index: usize, next: usize) -> bool {
+        index >= next && self.accounts.get(&address).is_some_and(|(written, _)| *written == index)
+    }
+
+    /// Keeps what transaction `index`'s speculative `changes` wrote, `next` being the next transaction to
+    /// commit (what is all committed is dropped first). The beneficiary's account is left out (its
+    /// balance lacks the fees, which are deferred); so are accounts created or self-destructed, whose
+    /// other slots the committed values would not give either, and the values kept of them before.
+    fn record(&mut self, index: usize, changes: &EvmState, beneficiary: Address, next: usize) {
+        if !self.any(next) {
+            self.accounts.clear();
+            self.storage.clear();
+        }
+        self.last = Some(index);
+        for (address, account) in changes {
+            if !account.is_touched() || *address == beneficiary {
+                continue;
+            }
+            if account.is_created() || account.is_selfdestructed() {
+                self.accounts.remove(address);
+                self.storage.retain(|(written, _), _| written != address);
+                continue;
+            }
+            let info = (!account.is_empty()).then(|| account.info.clone());
+            self.accounts.insert(*address, (index, info));
+            for (slot, value) in account.storage.iter().filter(|(_, value)| value.is_changed()) {
+                self.storage.insert((*address, *slot), (index, value.present_value));
+            }
+        }
+    }
+}
+
 /// The state as a worker's transaction sees it (the parent state with the values committed so far over
-/// it), keeping what it read.
+/// it, and the worker's own [`Pending`] values over those), keeping what it read.
 struct Recorder<'s, 'r> {
     inner: LatestView<'s, 'r>,
+    pending: Rc<RefCell<Pending>>,
+    /// The next transaction to commit.
+    next: &'s AtomicUsize,
     reads: RefCell<ReadSet>,
+}
+
+impl Recorder<'_, '_> {
+    /// The worker's pending values, if any is not committed, with the next transaction to commit.
+    fn pending(&self) -> Option<(std::cell::Ref<'_, Pending>, usize)> {
+        let pending = self.pending.borrow();
+        let next = self.next.load(Ordering::Acquire);
+        pending.any(next).then_some((pending, next))
+    }
 }
 
 impl std::fmt::Debug for Recorder<'_, '_> {
@@ -103,7 +191,11 @@ impl DatabaseRef for Recorder<'_, '_> {
     type Error = DatabaseError;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        let info = self.inner.basic_ref(address)?;
+        let pending = self.pending().and_then(|(pending, next)| pending.account(address, next));
+        let info = match pending {
+            Some(info) => info,
+            None => self.inner.basic_ref(address)?,
+        };
         let fields = info.as_ref().map(|info| (info.balance, info.nonce, info.code_hash));
         self.reads.borrow_mut().accounts.push((address, fields));
         Ok(info)
@@ -115,7 +207,11 @@ impl DatabaseRef for Recorder<'_, '_> {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        let value = self.inner.storage_ref(address, index)?;
+        let pending = self.pending().and_then(|(pending, next)| pending.slot(address, index, next));
+        let value = match pending {
+            Some(value) => value,
+            None => self.inner.storage_ref(address, index)?,
+        };
         self.reads.borrow_mut().storage.push((address, index, value));
         Ok(value)
     }
@@ -158,9 +254,18 @@ impl DatabaseCommit for Speculation<'_, '_> {
     }
 }
 
-/// A fresh view of the state for one transaction, recording its reads.
-fn worker_state<'s, 'r>(state: &'s SharedState<'r>) -> Speculation<'s, 'r> {
-    Speculation(Recorder { inner: state.latest(), reads: RefCell::default() })
+/// A fresh view of the state for one transaction, over the worker's `pending` values, recording its reads.
+fn worker_state<'s, 'r>(
+    state: &'s SharedState<'r>,
+    pending: &Rc<RefCell<Pending>>,
+    next: &'s AtomicUsize,
+) -> Speculation<'s, 'r> {
+    Speculation(Recorder {
+        inner: state.latest(),
+        pending: Rc::clone(pending),
+        next,
+        reads: RefCell::default(),
+    })
 }
 
 /// An account whose balance changed between the speculative read and the commit, which the transaction
@@ -376,12 +481,13 @@ pub fn execute_block_optimistic<P: StateProvider>(
     run_dynamic(
         items.len(),
         || {
-            let mut worker = worker_executor(spec, block, worker_state(&shared));
+            let pending = Rc::default();
+            let mut worker = worker_executor(spec, block, worker_state(&shared, &pending, &next));
             worker.evm.defer_rewards();
             worker.evm.watch_balances();
-            worker
+            (worker, pending)
         },
-        |worker, item| {
+        |(worker, pending), item| {
             let index = match &items[item] {
                 Item::Transaction(index) => *index,
                 Item::Hints(parts) => {
@@ -400,13 +506,15 @@ pub fn execute_block_optimistic<P: StateProvider>(
             // A sender's transaction before its earlier one is committed would read a stale nonce (and
             // balance): a chain of them is left to the committer, in order, instead of each being executed
             // twice (Block-STM makes such a transaction wait on the earlier one's estimate).
-            let outcome = if earlier_from_sender[index]
-                .is_some_and(|earlier| next.load(Ordering::Acquire) <= earlier)
-                || contention.is_hot(transaction.to())
+            // (Unless this worker speculated that one and it is pending: then it reads its nonce.)
+            let outcome = if earlier_from_sender[index].is_some_and(|earlier| {
+                let next = next.load(Ordering::Acquire);
+                next <= earlier && !pending.borrow().wrote(*sender, earlier, next)
+            }) || contention.is_hot(transaction.to())
             {
                 None
             } else {
-                *worker.evm_mut().db_mut() = worker_state(&shared);
+                *worker.evm_mut().db_mut() = worker_state(&shared, pending, &next);
                 BalanceWatch::start();
                 let output = worker.execute_transaction_without_commit(Recovered::new_unchecked(
                     transaction,
@@ -415,6 +523,13 @@ pub fn execute_block_optimistic<P: StateProvider>(
                 let balances = BalanceWatch::finish();
                 output.ok().map(|output| {
                     let executed = Executed::new(worker, output, 0);
+                    // A result next in line is usually committed before this worker's next transaction
+                    // reads (by this worker, or by one committing now): not kept (on one thread, none is).
+                    let committed = next.load(Ordering::Acquire);
+                    if committed < index {
+                        let beneficiary = block.header.beneficiary;
+                        pending.borrow_mut().record(index, &executed.state, beneficiary, committed);
+                    }
                     let mut reads = std::mem::take(&mut *worker.evm.db().0.reads.borrow_mut());
                     reads.balances = balances;
                     let fee = worker.evm.deferred_reward().unwrap_or_default();
@@ -780,6 +895,73 @@ mod tests {
         let credit = Credit { address: weth, read: U256::from(1_000), now: U256::from(500) };
         assert_eq!(credit.rebase(U256::from(600)), Some(U256::from(100)));
         assert_eq!(credit.rebase(U256::from(400)), None);
+    }
+
+    #[test]
+    fn a_workers_pending_values_are_read_until_committed() {
+        use revm::state::{EvmStorageSlot, TransactionId};
+        let (counter, beneficiary, created) =
+            (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let written = |balance: u64, value: u64| {
+            let mut account = Account::default();
+            account.info.balance = U256::from(balance);
+            account.info.nonce = 1;
+            account.storage.insert(
+                U256::from(7),
+                EvmStorageSlot::new_changed(U256::ZERO, U256::from(value), TransactionId::ZERO),
+            );
+            account
+                .storage
+                .insert(U256::from(8), EvmStorageSlot::new(U256::from(1), TransactionId::ZERO));
+            account.mark_touch();
+            account
+        };
+        let mut creation = written(1, 1);
+        creation.mark_created();
+        let mut pending = Pending::default();
+        // Transaction 4's writes, while transaction 2 is the next to commit.
+        let changes = EvmState::from_iter([
+            (counter, written(10, 100)),
+            (beneficiary, written(5, 5)),
+            (created, creation),
+        ]);
+        pending.record(4, &changes, beneficiary, 2);
+        assert!(pending.any(4) && !pending.any(5));
+        assert_eq!(
+            pending.account(counter, 2).flatten().map(|info| info.balance),
+            Some(U256::from(10))
+        );
+        assert_eq!(pending.slot(counter, U256::from(7), 4), Some(U256::from(100)));
+        // Only changed slots, not the beneficiary (its fees are deferred), not a created account.
+        assert_eq!(pending.slot(counter, U256::from(8), 2), None);
+        assert_eq!(pending.account(beneficiary, 2), None);
+        assert_eq!(pending.account(created, 2), None);
+        assert_eq!(pending.slot(created, U256::from(7), 2), None);
+        // Committed: the committed values hold it from then on.
+        assert_eq!(pending.slot(counter, U256::from(7), 5), None);
+        assert!(
+            pending.wrote(counter, 4, 3)
+                && !pending.wrote(counter, 3, 3)
+                && !pending.wrote(counter, 4, 5)
+        );
+        // A later transaction's value replaces it; an account left empty reads as deleted.
+        let mut emptied = Account::default();
+        emptied.mark_touch();
+        pending.record(
+            6,
+            &EvmState::from_iter([(counter, written(0, 101)), (created, emptied)]),
+            beneficiary,
+            3,
+        );
+        assert_eq!(pending.slot(counter, U256::from(7), 3), Some(U256::from(101)));
+        assert_eq!(
+            pending.account(counter, 3).flatten().map(|info| info.balance),
+            Some(U256::ZERO)
+        );
+        assert_eq!(pending.account(created, 3), Some(None));
+        // Once everything here is committed, the next record starts afresh.
+        pending.record(9, &EvmState::default(), beneficiary, 7);
+        assert!(pending.accounts.is_empty() && pending.storage.is_empty() && pending.any(9));
     }
 
     #[test]
