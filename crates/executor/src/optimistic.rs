@@ -3,40 +3,40 @@
 //!
 //! Workers take the transactions in block order and run each through a [`Recorder`], which keeps every
 //! account and slot the transaction read (a fresh, cacheless view per transaction, [`Speculation`], so each
-//! first read reaches it; revm's journal keeps the transaction's own),
-//! over [`SharedState`]: the parent state in one cache all threads share, with the values committed so far
-//! laid over it, and over those what the worker's own results not yet committed wrote ([`Pending`]: while
-//! the committer executes a chain of conflicting calls again, the other worker runs the next chain ahead,
-//! each call reading the one before it). The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)): fee payments
-//! would otherwise make every transaction depend on the one before. A worker done with a transaction leaves
-//! its result in a waiting list and, if no other worker is committing, commits every result that is next in
-//! block order (there is no coordinator thread): it compares the recorded reads with the state after the
-//! transactions before it; if every value is the same, the transaction would have run exactly the same way
-//! there, so its result is committed, with the fee added to the beneficiary as the mainnet handler adds it,
-//! and its values published to the workers (while some transaction is still to be taken by one: the values
-//! serve only speculation, so the backlog a committer drains at the end of a block is not published). The one
-//! kind of value allowed to differ is an account's balance that the transaction only moved (Block-STM's lazy
-//! updates of value transfers, for any account other than the sender): a plain transfer's recipient without
-//! code, or an account whose balance the transaction's code never observed and whose outgoing transfers pass or
-//! fail their checks alike on the balance now ([`BalanceWatch`], noted by the speculative EVM's `BALANCE`,
+//! first read reaches it; revm's journal keeps the transaction's own), over [`SharedState`]: the parent state
+//! in one cache all threads share, with the values committed so far laid over it, and over those what the
+//! worker's own results not yet committed wrote ([`Pending`]: while the committer executes a chain of
+//! conflicting calls again, the other worker runs the next chain ahead, each call reading the one before it).
+//! The beneficiary's fee is deferred ([`DeferredRewardHandler`](crate::evm)): fee payments would otherwise
+//! make every transaction depend on the one before. A worker done with a transaction leaves its result in a
+//! waiting list and, if no other worker is committing, commits every result that is next in block order
+//! (there is no coordinator thread): it compares the recorded reads with the state after the transactions
+//! before it; if every value is the same, the transaction would have run exactly the same way there, so its
+//! result is committed, with the fee added to the beneficiary as the mainnet handler adds it, and its values
+//! published to the workers (while some transaction is still to be taken by one: the values serve only
+//! speculation, so the backlog a committer drains at the end of a block is not published). The one kind of
+//! value allowed to differ is an account's balance that the transaction only moved (Block-STM's lazy updates
+//! of value transfers, for any account other than the sender): a plain transfer's recipient without code, or
+//! an account whose balance the transaction's code never observed and whose outgoing transfers pass or fail
+//! their checks alike on the balance now ([`BalanceWatch`], noted by the speculative EVM's `BALANCE`,
 //! `SELFBALANCE`, `SELFDESTRUCT`, `CALL`, `CALLCODE` and `CREATE`s); the commit moves it by the difference.
 //! WETH's balance, which every wrap and unwrap changes, is the common case. Otherwise (or when speculation
 //! failed) the committer executes the transaction again on its state. A transaction whose sender's earlier
 //! transaction is not committed yet (nor pending on this worker) is not speculated at all (it would read a
-//! stale nonce): the committer executes it. Neither is a call to a contract whose speculative results in this block have mostly gone
-//! stale ([`Contention`]).
-//! The block access list, when asked for, is built from the commits, as in every mode.
+//! stale nonce): the committer executes it. Neither is a call to a contract whose speculative results in this
+//! block have mostly gone stale ([`Contention`]). The block access list, when asked for, is built from the
+//! commits, as in every mode.
 //!
 //! This is the speculate-and-repair core of Block-STM with a single version (the latest committed, and each
-//! worker's own pending values) instead of its multi-version memory and estimates: re-executions run in the committer, one at a time, so a contended
-//! block (a chain of transactions from one sender) degrades towards sequential speed rather than below it
-//! (plus the wasted speculation and the committer's per-transaction costs). On blocks of many cheap
-//! transactions those costs (a fresh view per transaction loading everything again from the shared cache,
-//! the recorded reads, validation, the commit) make one thread 1.2–1.5 times sequential's time, and they,
-//! not the order of the commits, bound the mode (`docs/REPLAY.md`). The largest is the commit itself
-//! (`State::commit`, which sequential execution does too: 1.9–2.9 ms of block 14396881's 5.4–7.3): the BAL
-//! mode gained most by not committing, and this mode could build its post-state from the published values
-//! the same way.
+//! worker's own pending values) instead of its multi-version memory and estimates: re-executions run in the
+//! committer, one at a time, so a contended block (a chain of transactions from one sender) degrades towards
+//! sequential speed rather than below it (plus the wasted speculation and the committer's per-transaction
+//! costs). On blocks of many cheap transactions those costs (a fresh view per transaction loading everything
+//! again from the shared cache, the recorded reads, validation, the commit) make one thread 1.2–1.5 times
+//! sequential's time, and they, not the order of the commits, bound the mode (`docs/REPLAY.md`). The largest
+//! is the commit itself (`State::commit`, which sequential execution does too: 1.9–2.9 ms of block 14396881's
+//! 5.4–7.3): the BAL mode gained most by not committing, and this mode could build its post-state from the
+//! published values the same way.
 
 use std::{
     cell::RefCell,
