@@ -3,8 +3,9 @@
 //! committed: the list is checked index by index, and the post-state is read off it.
 //!
 //! How it goes. On the same threads, woken once per block (`run_two_rounds`), the prefetch reads everything
-//! the list names ([`PrefetchedState`]), then the workers take the transactions as they free up, largest gas
-//! limit first ([`longest_first_order`]); transaction `i` reads the parent state overlaid with the list's writes at
+//! the list names ([`PrefetchedState`]) and works out, account by account, what the list leaves of it
+//! (`account_post`), then the workers take the transactions as they free up, largest gas limit first
+//! ([`longest_first_order`]); transaction `i` reads the parent state overlaid with the list's writes at
 //! indices `< i + 1` (revm's `State::with_bal`; a read the list does not cover is an error), and its own part
 //! of the list — the accounts it holds, the slots it loaded, the fields it changed — is compared with the
 //! list's entries at `i + 1` on the worker (`ListCheck`). The coordinator then runs the pre-execution system
@@ -31,6 +32,7 @@
 
 use std::{
     cmp::min,
+    convert::Infallible,
     sync::{Arc, Mutex, OnceLock, PoisonError},
 };
 
@@ -66,8 +68,8 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
-    changes::{changes_from_bundle, changes_from_list},
-    database::StateProviderDatabase,
+    changes::{account_post, changes_from_bundle, changes_from_list, changes_from_posts},
+    database::{DatabaseError, StateProviderDatabase},
     execute::{
         BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits,
         execute_block_with_bal, finish_execution, transact_bal_v5_7, worker_executor,
@@ -163,9 +165,12 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     let copied = OnceLock::new();
     let check = OnceLock::new();
     let longest_first = OnceLock::new();
-    let read_error = Mutex::new(None);
+    let read_error: Mutex<Option<DatabaseError>> = Mutex::new(None);
     let code = CodeClaims::default();
     let early = Mutex::new(None);
+    // What the list leaves of each of its accounts, in its order: made by the prefetch, taken by the
+    // post-state.
+    let posts = Mutex::new(None);
     let shared_reader = StateProviderDatabase(&state);
     let worker_state = || -> ParentState<'_, &P> {
         let prefetched = prefetched.get().expect("the transactions run after the prefetch");
@@ -232,11 +237,19 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                     let _ = longest_first.set(longest_first_order(transactions));
                     Ok(None)
                 }
-                index => match reader {
-                    Some(reader) => read_account(reader, &list[index - SETUP], &code),
-                    None => read_account(&shared_reader, &list[index - SETUP], &code),
+                index => {
+                    let changes = &list[index - SETUP];
+                    let (address, account) = match reader {
+                        Some(reader) => read_account(reader, changes, &code),
+                        None => read_account(&shared_reader, changes, &code),
+                    }?;
+                    // What the list leaves of the account, worked out here while its values are at hand.
+                    let post = account_post(changes, account.info(), |slot| {
+                        Ok::<_, Infallible>(account.slot(slot).expect("the list's slots are read"))
+                    });
+                    let Ok(post) = post;
+                    Ok(Some((address, account, post)))
                 }
-                .map(Some),
             },
         ),
         |reads| {
@@ -244,8 +257,14 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                 return None;
             }
             match reads.into_iter().filter_map(Result::transpose).collect::<Result<Vec<_>, _>>() {
-                Ok(accounts) => {
-                    Some(PrefetchedState::from_reads(&state, accounts, started.elapsed()))
+                Ok(reads) => {
+                    let elapsed = started.elapsed();
+                    let (accounts, post): (Vec<_>, Vec<_>) = reads
+                        .into_iter()
+                        .map(|(address, account, post)| ((address, account), post))
+                        .unzip();
+                    *posts.lock().unwrap_or_else(PoisonError::into_inner) = Some(post);
+                    Some(PrefetchedState::from_reads(&state, accounts, elapsed))
                 }
                 Err(error) => {
                     *read_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
@@ -261,12 +280,15 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         ),
         // The post-state as the list gives it, and the caller's work on it, while the last transactions run.
         || {
-            let prefetched = prefetched.get().expect("the second round runs after the prefetch");
-            let changes = changes_from_list(list, prefetched, &[]);
-            let result = match (&changes, post_state) {
-                (Ok(Some(changes)), Some(work)) => Some(work(changes)),
-                _ => None,
+            // With a sign of a self-destruct, left to the end, when the destroyed accounts are known.
+            if keep_changes {
+                return;
+            }
+            let Some(post) = posts.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+                return;
             };
+            let changes = changes_from_posts(list, post, &[]);
+            let result = changes.as_ref().zip(post_state).map(|(changes, work)| work(changes));
             *early.lock().unwrap_or_else(PoisonError::into_inner) = Some((changes, result));
         },
     );
@@ -341,7 +363,9 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     } else if destroyed.is_empty()
         && let Some(changes) = early_changes
     {
-        (changes.map_err(|error| error.0)?, early_result)
+        (changes, early_result)
+    } else if let Some(post) = posts.into_inner().unwrap_or_else(PoisonError::into_inner) {
+        (changes_from_posts(block_access_list, post, &destroyed), None)
     } else {
         (changes_from_list(block_access_list, state, &destroyed).map_err(|error| error.0)?, None)
     };

@@ -59,6 +59,18 @@ pub struct PrefetchStats {
     pub misses: u64,
 }
 
+impl PrefetchedAccount {
+    /// The account as read: `None` if it did not exist.
+    pub(crate) fn info(&self) -> Option<&AccountInfo> {
+        self.info.as_ref()
+    }
+
+    /// A slot read ahead, if it was.
+    pub(crate) fn slot(&self, slot: U256) -> Option<U256> {
+        self.storage.get(&slot).copied()
+    }
+}
+
 /// A parent-state view with a read cache filled from a block access list; reads the list does not name go
 /// to the store.
 pub struct PrefetchedState<P> {
