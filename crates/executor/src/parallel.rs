@@ -76,7 +76,7 @@ use crate::{
     },
     list_check::{Checked, ListCheck, ListMismatch},
     prefetch::{CodeClaims, OpenReader, PrefetchedState, read_account},
-    schedule::run_two_rounds,
+    schedule::{lock, run_two_rounds},
 };
 
 /// One transaction's result, executed but not committed.
@@ -171,6 +171,10 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     // What the list leaves of each of its accounts, in its order: made by the prefetch, taken by the
     // post-state.
     let posts = Mutex::new(None);
+    // Each account of the list as read ahead, with its part of the post-state: put in place by the item that
+    // reads it (results handed back from the items would be moved several times, hundreds of bytes each).
+    let reads: Vec<Mutex<Option<_>>> =
+        std::iter::repeat_with(|| Mutex::new(None)).take(block_access_list.len()).collect();
     let shared_reader = StateProviderDatabase(&state);
     let worker_state = || -> ParentState<'_, &P> {
         let prefetched = prefetched.get().expect("the transactions run after the prefetch");
@@ -223,19 +227,19 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                 0 => {
                     let bal = Bal::clone_from_alloy(list).map(Arc::new).map_err(|e| e.to_string());
                     let _ = converted.set(bal);
-                    Ok(None)
+                    Ok(())
                 }
                 1 => {
                     let _ = copied.set(list.clone());
-                    Ok(None)
+                    Ok(())
                 }
                 2 => {
                     let _ = check.set(ListCheck::new(list, transactions.len()));
-                    Ok(None)
+                    Ok(())
                 }
                 3 => {
                     let _ = longest_first.set(longest_first_order(transactions));
-                    Ok(None)
+                    Ok(())
                 }
                 index => {
                     let changes = &list[index - SETUP];
@@ -248,29 +252,31 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                         Ok::<_, Infallible>(account.slot(slot).expect("the list's slots are read"))
                     });
                     let Ok(post) = post;
-                    Ok(Some((address, account, post)))
+                    *lock(&reads[index - SETUP]) = Some((address, account, post));
+                    Ok(())
                 }
             },
         ),
-        |reads| {
+        |results| {
             if converted.get().is_some_and(Result::is_err) {
                 return None;
             }
-            match reads.into_iter().filter_map(Result::transpose).collect::<Result<Vec<_>, _>>() {
-                Ok(reads) => {
-                    let elapsed = started.elapsed();
-                    let (accounts, post): (Vec<_>, Vec<_>) = reads
-                        .into_iter()
-                        .map(|(address, account, post)| ((address, account), post))
-                        .unzip();
-                    *posts.lock().unwrap_or_else(PoisonError::into_inner) = Some(post);
-                    Some(PrefetchedState::from_reads(&state, accounts, elapsed))
-                }
-                Err(error) => {
-                    *read_error.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
-                    None
-                }
+            if let Some(error) = results.into_iter().find_map(Result::err) {
+                *lock(&read_error) = Some(error);
+                return None;
             }
+            let elapsed = started.elapsed();
+            // Each read moved once, into the cache or the post-state's parts.
+            let mut post = Vec::with_capacity(reads.len());
+            let accounts = reads.iter().map(|read| {
+                let (address, account, account_post) =
+                    lock(read).take().expect("every account read");
+                post.push(account_post);
+                (address, account)
+            });
+            let prefetched = PrefetchedState::from_reads(&state, accounts, elapsed);
+            *lock(&posts) = Some(post);
+            Some(prefetched)
         },
         (
             transactions.len(),

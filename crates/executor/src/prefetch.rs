@@ -164,34 +164,46 @@ impl<P: StateProvider> PrefetchedState<P> {
             },
         )
         .into_iter()
-        .collect::<Result<_, DatabaseError>>()?;
-        Ok(Self::from_reads(inner.0, accounts, started.elapsed()))
+        .collect::<Result<Vec<_>, DatabaseError>>()?;
+        Ok(Self::from_reads(inner.0, accounts.into_iter(), started.elapsed()))
     }
 
     /// The cache of `accounts`, read ahead from `state` (as [`read_account`] reads them, sharing one
     /// [`CodeClaims`]) in `elapsed`. An account whose code another account's read brought gets it here.
     pub(crate) fn from_reads(
         state: P,
-        mut accounts: Vec<(Address, PrefetchedAccount)>,
+        accounts: impl ExactSizeIterator<Item = (Address, PrefetchedAccount)>,
         elapsed: Duration,
     ) -> Self {
         let inner = StateProviderDatabase(state);
-        let code: B256Map<Bytecode> = accounts
-            .iter()
-            .filter_map(|(_, account)| account.info.as_ref())
-            .filter_map(|info| Some((info.code_hash, info.code.clone()?)))
-            .collect();
-        for info in accounts.iter_mut().filter_map(|(_, account)| account.info.as_mut()) {
-            if info.code.is_none() && info.code_hash != KECCAK256_EMPTY {
+        let mut map = AddressMap::with_capacity_and_hasher(accounts.len(), Default::default());
+        let mut code = B256Map::default();
+        let mut without_code = Vec::new();
+        let mut slots = 0;
+        for (address, account) in accounts {
+            slots += account.storage.len();
+            if let Some(info) = &account.info {
+                match &info.code {
+                    Some(bytecode) => {
+                        code.insert(info.code_hash, bytecode.clone());
+                    }
+                    None if info.code_hash != KECCAK256_EMPTY => without_code.push(address),
+                    None => {}
+                }
+            }
+            map.insert(address, account);
+        }
+        for address in without_code {
+            let info = map.get_mut(&address).and_then(|account| account.info.as_mut());
+            if let Some(info) = info {
                 // Read with another account (the reads' claims are disjoint and all made): without it,
                 // execution would load it from the store through `code_by_hash_ref`, as for any code.
                 info.code = code.get(&info.code_hash).cloned();
             }
         }
-        let slots = accounts.iter().map(|(_, account)| account.storage.len()).sum();
         Self {
             inner,
-            accounts: accounts.into_iter().collect(),
+            accounts: map,
             code,
             slots,
             elapsed,
