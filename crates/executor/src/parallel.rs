@@ -68,14 +68,16 @@ use tracing::{debug, trace};
 
 use crate::{
     ExecutionError,
-    changes::{account_post, changes_from_bundle, changes_from_list, changes_from_posts},
+    changes::{
+        AccountPost, account_post, changes_from_bundle, changes_from_list, changes_from_posts,
+    },
     database::{DatabaseError, StateProviderDatabase},
     execute::{
         BlockExec, BlockExecutionOutput, block_executor, check_worst_case_fits,
         execute_block_with_bal, finish_execution, transact_bal_v5_7, worker_executor,
     },
     list_check::{Checked, ListCheck, ListMismatch},
-    prefetch::{CodeClaims, OpenReader, PrefetchedState, read_account},
+    prefetch::{CodeClaims, OpenReader, PrefetchCache, PrefetchedState, read_account},
     schedule::{lock, run_two_rounds},
 };
 
@@ -168,13 +170,15 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
     let read_error: Mutex<Option<DatabaseError>> = Mutex::new(None);
     let code = CodeClaims::default();
     let early = Mutex::new(None);
-    // What the list leaves of each of its accounts, in its order: made by the prefetch, taken by the
-    // post-state.
-    let posts = Mutex::new(None);
-    // Each account of the list as read ahead, with its part of the post-state: put in place by the item that
-    // reads it (results handed back from the items would be moved several times, hundreds of bytes each).
-    let reads: Vec<Mutex<Option<_>>> =
+    // The accounts of the list as read ahead, added to the cache by the items that read them, and their parts
+    // of the post-state, put in place by the same items: nothing is left to gather between the rounds
+    // (results handed back from the items would be moved several times, hundreds of bytes each).
+    let cache = PrefetchCache::with_capacity(block_access_list.len());
+    let parts: Vec<Mutex<Option<AccountPost>>> =
         std::iter::repeat_with(|| Mutex::new(None)).take(block_access_list.len()).collect();
+    let take_parts = || -> Vec<AccountPost> {
+        parts.iter().map(|part| lock(part).take().expect("every account read")).collect()
+    };
     let shared_reader = StateProviderDatabase(&state);
     let worker_state = || -> ParentState<'_, &P> {
         let prefetched = prefetched.get().expect("the transactions run after the prefetch");
@@ -252,7 +256,8 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                         Ok::<_, Infallible>(account.slot(slot).expect("the list's slots are read"))
                     });
                     let Ok(post) = post;
-                    *lock(&reads[index - SETUP]) = Some((address, account, post));
+                    *lock(&parts[index - SETUP]) = Some(post);
+                    cache.add(address, account);
                     Ok(())
                 }
             },
@@ -265,18 +270,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
                 *lock(&read_error) = Some(error);
                 return None;
             }
-            let elapsed = started.elapsed();
-            // Each read moved once, into the cache or the post-state's parts.
-            let mut post = Vec::with_capacity(reads.len());
-            let accounts = reads.iter().map(|read| {
-                let (address, account, account_post) =
-                    lock(read).take().expect("every account read");
-                post.push(account_post);
-                (address, account)
-            });
-            let prefetched = PrefetchedState::from_reads(&state, accounts, elapsed);
-            *lock(&posts) = Some(post);
-            Some(prefetched)
+            Some(cache.finish(&state, started.elapsed()))
         },
         (
             transactions.len(),
@@ -290,10 +284,7 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
             if keep_changes {
                 return;
             }
-            let Some(post) = posts.lock().unwrap_or_else(PoisonError::into_inner).take() else {
-                return;
-            };
-            let changes = changes_from_posts(list, post, &[]);
+            let changes = changes_from_posts(list, take_parts(), &[]);
             let result = changes.as_ref().zip(post_state).map(|(changes, work)| work(changes));
             *early.lock().unwrap_or_else(PoisonError::into_inner) = Some((changes, result));
         },
@@ -364,14 +355,16 @@ pub fn execute_block_parallel_bal_with<P: StateProvider, R: Send>(
         .into_inner()
         .unwrap_or_else(PoisonError::into_inner)
         .map_or((None, None), |(c, r)| (Some(c), r));
+    // The parts of the post-state are still in place unless the early post-state took them.
+    let parts_in_place = early_changes.is_none();
     let (from_list, result) = if unusual {
         (None, None)
     } else if destroyed.is_empty()
         && let Some(changes) = early_changes
     {
         (changes, early_result)
-    } else if let Some(post) = posts.into_inner().unwrap_or_else(PoisonError::into_inner) {
-        (changes_from_posts(block_access_list, post, &destroyed), None)
+    } else if parts_in_place {
+        (changes_from_posts(block_access_list, take_parts(), &destroyed), None)
     } else {
         (changes_from_list(block_access_list, state, &destroyed).map_err(|error| error.0)?, None)
     };

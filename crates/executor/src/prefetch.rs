@@ -30,7 +30,7 @@ use revm::{
 
 use crate::{
     database::{DatabaseError, StateProviderDatabase},
-    schedule::run_dynamic,
+    schedule::{lock, run_dynamic},
 };
 
 /// One account as prefetched: its info (with its code) and the slots the list names.
@@ -169,49 +169,15 @@ impl<P: StateProvider> PrefetchedState<P> {
     }
 
     /// The cache of `accounts`, read ahead from `state` (as [`read_account`] reads them, sharing one
-    /// [`CodeClaims`]) in `elapsed`. An account whose code another account's read brought gets it here.
+    /// [`CodeClaims`]) in `elapsed`.
     pub(crate) fn from_reads(
         state: P,
         accounts: impl ExactSizeIterator<Item = (Address, PrefetchedAccount)>,
         elapsed: Duration,
     ) -> Self {
-        let inner = StateProviderDatabase(state);
-        let mut map = AddressMap::with_capacity_and_hasher(accounts.len(), Default::default());
-        let mut code = B256Map::default();
-        let mut without_code = Vec::new();
-        let mut slots = 0;
-        for (address, account) in accounts {
-            slots += account.storage.len();
-            if let Some(info) = &account.info {
-                match &info.code {
-                    Some(bytecode) => {
-                        code.insert(info.code_hash, bytecode.clone());
-                    }
-                    None if info.code_hash != KECCAK256_EMPTY => without_code.push(address),
-                    None => {}
-                }
-            }
-            map.insert(address, account);
-        }
-        for address in without_code {
-            let info = map.get_mut(&address).and_then(|account| account.info.as_mut());
-            if let Some(info) = info {
-                // Read with another account (the reads' claims are disjoint and all made): without it,
-                // execution would load it from the store through `code_by_hash_ref`, as for any code.
-                info.code = code.get(&info.code_hash).cloned();
-            }
-        }
-        Self {
-            inner,
-            accounts: map,
-            code,
-            slots,
-            elapsed,
-            hits: std::iter::repeat_with(Counter::default)
-                .take(rayon::current_num_threads() + 1)
-                .collect(),
-            misses: AtomicU64::new(0),
-        }
+        let cache = PrefetchCache::with_capacity(accounts.len());
+        accounts.for_each(|(address, account)| cache.add(address, account));
+        cache.finish(state, elapsed)
     }
 
     /// The prefetch's size and time, and the hits and misses so far.
@@ -253,6 +219,72 @@ impl<P: StateProvider> PrefetchedState<P> {
 
     fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A [`PrefetchedState`]'s cache as it is filled, from any thread: each account added as soon as it is read,
+/// so that nothing is left to do between reading ahead and executing but [`PrefetchCache::finish`].
+#[derive(Debug, Default)]
+pub(crate) struct PrefetchCache {
+    accounts: Mutex<AddressMap<PrefetchedAccount>>,
+    code: Mutex<B256Map<Bytecode>>,
+    /// Accounts read without their code, which another account's read brought (see [`CodeClaims`]).
+    without_code: Mutex<Vec<Address>>,
+    slots: AtomicU64,
+}
+
+impl PrefetchCache {
+    /// Room for `accounts` accounts.
+    pub(crate) fn with_capacity(accounts: usize) -> Self {
+        Self {
+            accounts: Mutex::new(AddressMap::with_capacity_and_hasher(
+                accounts,
+                Default::default(),
+            )),
+            ..Default::default()
+        }
+    }
+
+    /// Adds an account as [`read_account`] read it.
+    pub(crate) fn add(&self, address: Address, account: PrefetchedAccount) {
+        self.slots.fetch_add(account.storage.len() as u64, Ordering::Relaxed);
+        if let Some(info) = &account.info {
+            match &info.code {
+                Some(bytecode) => {
+                    lock(&self.code).insert(info.code_hash, bytecode.clone());
+                }
+                None if info.code_hash != KECCAK256_EMPTY => lock(&self.without_code).push(address),
+                None => {}
+            }
+        }
+        lock(&self.accounts).insert(address, account);
+    }
+
+    /// The cache over `state`, read ahead in `elapsed`. An account whose code another account's read
+    /// brought gets it here.
+    /// (What it held is moved out.)
+    pub(crate) fn finish<P>(&self, state: P, elapsed: Duration) -> PrefetchedState<P> {
+        let mut accounts = std::mem::take(&mut *lock(&self.accounts));
+        let code = std::mem::take(&mut *lock(&self.code));
+        for address in std::mem::take(&mut *lock(&self.without_code)) {
+            if let Some(info) = accounts.get_mut(&address).and_then(|account| account.info.as_mut())
+            {
+                // Read with another account (the reads' claims are disjoint and all made): without it,
+                // execution would load it from the store through `code_by_hash_ref`, as for any code.
+                info.code = code.get(&info.code_hash).cloned();
+            }
+        }
+        PrefetchedState {
+            inner: StateProviderDatabase(state),
+            accounts,
+            code,
+            slots: self.slots.load(Ordering::Relaxed) as usize,
+            elapsed,
+            hits: std::iter::repeat_with(Counter::default)
+                .take(rayon::current_num_threads() + 1)
+                .collect(),
+            misses: AtomicU64::new(0),
+        }
     }
 }
 
