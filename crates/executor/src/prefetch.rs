@@ -154,30 +154,23 @@ impl<P: StateProvider> PrefetchedState<P> {
         let started = Instant::now();
         let inner = StateProviderDatabase(state);
         let code = CodeClaims::default();
-        let accounts: Vec<(Address, PrefetchedAccount)> = run_dynamic(
+        let cache = PrefetchCache::with_capacity(list.len());
+        run_dynamic(
             list.len(),
             // A reader that cannot be opened leaves its thread's share to the shared one (the same state).
             || open_reader.and_then(|open| open().ok()).map(StateProviderDatabase),
-            |reader, index| match reader {
-                Some(reader) => read_account(reader, &list[index], &code),
-                None => read_account(&inner, &list[index], &code),
+            |reader, index| {
+                let (address, account) = match reader {
+                    Some(reader) => read_account(reader, &list[index], &code),
+                    None => read_account(&inner, &list[index], &code),
+                }?;
+                cache.add(address, account);
+                Ok(())
             },
         )
         .into_iter()
-        .collect::<Result<Vec<_>, DatabaseError>>()?;
-        Ok(Self::from_reads(inner.0, accounts.into_iter(), started.elapsed()))
-    }
-
-    /// The cache of `accounts`, read ahead from `state` (as [`read_account`] reads them, sharing one
-    /// [`CodeClaims`]) in `elapsed`.
-    pub(crate) fn from_reads(
-        state: P,
-        accounts: impl ExactSizeIterator<Item = (Address, PrefetchedAccount)>,
-        elapsed: Duration,
-    ) -> Self {
-        let cache = PrefetchCache::with_capacity(accounts.len());
-        accounts.for_each(|(address, account)| cache.add(address, account));
-        cache.finish(state, elapsed)
+        .collect::<Result<(), DatabaseError>>()?;
+        Ok(cache.finish(inner.0, started.elapsed()))
     }
 
     /// The prefetch's size and time, and the hits and misses so far.
@@ -291,7 +284,7 @@ impl PrefetchCache {
 /// The code a prefetch's reads have taken to read, by hash: each contract's code is read and analysed once
 /// per block, however many accounts hold it (clones, proxies, a factory's pairs: 11% of the mainnet corpus's
 /// code bytes are such repeats). The first read of a hash claims it; the others leave their account's code
-/// to [`PrefetchedState::from_reads`].
+/// to [`PrefetchCache::finish`].
 #[derive(Debug, Default)]
 pub(crate) struct CodeClaims(Mutex<B256Set>);
 
